@@ -1,0 +1,141 @@
+"""The `akeneo-sfcc` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import traceback
+from importlib import resources
+from pathlib import Path
+
+from .config import ENGINES as ENGINE_NAMES
+from .config import load_config
+from .errors import ConfigError, TransformerError
+from .pipeline import implemented, run_jobs
+from .rules import DEFAULT_RULE_BY_TYPE, RULES
+from .sources.snapshot import load_snapshot
+from .store import Store
+
+DEFAULT_STORE = ".akeneo-sfcc/store.sqlite"
+
+
+def demo_snapshot() -> Path:
+    return Path(str(resources.files("transformer").joinpath("demo", "pim")))
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="akeneo-sfcc", description="Akeneo PIM to Salesforce Commerce Cloud import files.")
+    main.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check jobs.yaml, settings and mappings; print every problem")
+    validate.add_argument("dir", nargs="?", default=".", type=Path, help="the config folder (default: .)")
+
+    run = commands.add_parser("run", help="run a job (id or number) or a chain")
+    run.add_argument("name", metavar="JOB|NUMBER|CHAIN")
+    source = run.add_mutually_exclusive_group()
+    source.add_argument("--demo", action="store_true", help="run on the embedded demo PIM")
+    source.add_argument("--store", type=Path, help=f"the store file (default: {DEFAULT_STORE} in the config folder)")
+    source.add_argument("--snapshot", type=Path, help="load this snapshot folder into a fresh store first")
+    run.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
+    run.add_argument("--config", type=Path, default=Path("."), help="the config folder (default: .)")
+    run.add_argument("--strict", action="store_true", help="exit 1 when any record had errors")
+
+    load = commands.add_parser("load", help="load a snapshot folder (Akeneo API JSON) into the store")
+    load.add_argument("snapshot", type=Path)
+    load.add_argument("--store", type=Path, help=f"the store file (default: {DEFAULT_STORE} in the config folder)")
+    load.add_argument("--config", type=Path, default=Path("."), help="the config folder (default: .)")
+
+    commands.add_parser("rules", help="list the mapping rules")
+    jobs = commands.add_parser("jobs", help="list the declared jobs and chains")
+    jobs.add_argument("--config", type=Path, default=Path("."), help="the config folder (default: .)")
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} configuration problem(s)", file=sys.stderr)
+        return 1
+    except TransformerError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: nothing was half-written; run again to redo the job", file=sys.stderr)
+        return 130
+
+
+def cmd_validate(args) -> int:
+    config = load_config(args.dir)
+    print(f"{args.dir}: configuration OK ({len(config.jobs)} jobs, {len(config.chains)} chains)")
+    return 0
+
+
+def cmd_run(args) -> int:
+    config = load_config(args.config)
+    with tempfile.TemporaryDirectory(prefix="akeneo-sfcc-") as scratch:
+        if args.demo or args.snapshot:
+            store_path = Path(scratch, "store.sqlite")
+        else:
+            store_path = args.store or args.config / DEFAULT_STORE
+            if not store_path.is_file():
+                raise TransformerError(f"no store at {store_path}: load one with `akeneo-sfcc load SNAPSHOT`, "
+                                       "or run with --demo or --snapshot")
+        with Store(store_path) as store:
+            if args.demo or args.snapshot:
+                load_snapshot(demo_snapshot() if args.demo else args.snapshot, store)
+            reports = run_jobs(config, args.name, store, args.out)
+    record_errors = 0
+    for report in reports:
+        record_errors += len(report.errors)
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.counts.items()))
+        files = ", ".join(str(args.out / "site-import" / o["path"]) for o in report.outputs)
+        print(f"{report.job}: {report.status} in {report.timings['total']:.2f}s: {counts} -> {files}")
+        if report.errors:
+            print(f"  {len(report.errors)} record error(s), see {args.out / 'reports' / (report.job + '.json')}")
+    return 1 if args.strict and record_errors else 0
+
+
+def cmd_load(args) -> int:
+    store_path = args.store or args.config / DEFAULT_STORE
+    with Store(store_path) as store:
+        loaded = load_snapshot(args.snapshot, store)
+    print(f"{store_path}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(loaded.items())))
+    return 0
+
+
+def cmd_rules(args) -> int:
+    width = max(map(len, RULES))
+    for rule in RULES.values():
+        params = f" ({', '.join(rule.params)})" if rule.params else ""
+        print(f"{rule.name:<{width}}  {rule.summary}{params}")
+    print("\nDefault rule per PIM attribute type:")
+    for attribute_type, rule_name in DEFAULT_RULE_BY_TYPE.items():
+        print(f"  {attribute_type}: {rule_name}")
+    return 0
+
+
+def cmd_jobs(args) -> int:
+    config = load_config(args.config)
+    for job in config.jobs.values():
+        state = "" if implemented(job) else "  [not implemented yet]"
+        print(f"{job.alias or '':>6}  {job.id:<36} {job.title}{state}")
+    for name, members in config.chains.items():
+        print(f"chain {name}: {' -> '.join(members)}")
+    print("\nEngines:")
+    for name, description in ENGINE_NAMES.items():
+        print(f"  {name}: {description}")
+    return 0
+
+
+COMMANDS = {"validate": cmd_validate, "run": cmd_run, "load": cmd_load, "rules": cmd_rules, "jobs": cmd_jobs}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,369 @@
+"""Load and check the whole configuration once: jobs.yaml, the site settings and mapping files.
+
+Every problem is collected (schema, names, cross-references) and raised together as one
+`ConfigError`, each located as `file:line:col: $.key.path: message`. What comes out is
+frozen dataclasses in which every name is already resolved.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import string
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+import jsonschema
+
+from .endpoints import ENDPOINTS, Endpoint
+from .errors import ConfigError, ConfigProblem
+from .rules import DEFAULT_RULE_BY_PROPERTY, DEFAULT_RULE_BY_TYPE, RULES, Rule
+from .sfcc import SYSTEM_BY_NAME, SystemAttribute
+from .yamlload import Loaded, load_yaml
+
+# Every engine a job may name; the pipeline says which are implemented.
+ENGINES: dict[str, str] = {
+    "attributes-metadata": "attribute definitions and options as Product metadata",
+    "assets": "asset families and assets (binaries or links)",
+    "media-assets-pricebook": "media files, assets and one pricebook per currency",
+    "master-catalog": "products and product models as master catalog products",
+    "variations": "product models as variation masters, groups and variants",
+    "images": "product image groups from image attributes and assets",
+    "storefront-catalog": "categories, category assignments and recommendations",
+    "reference-entities": "reference entities and records as content assets",
+    "record-grouping": "records grouped into a content attribute group",
+    "catalog-refinements": "refinement definitions saved from a catalog export",
+}
+
+MAPPING_SCHEMAS = {role: f"{role}.schema.json" for role in ("products", "categories", "prices", "assets", "content")}
+OUTPUT_PLACEHOLDERS = ("master_catalog", "storefront_catalog", "library", "site")
+PRODUCT_PROPERTIES = frozenset(DEFAULT_RULE_BY_PROPERTY)
+
+
+def frozen(value: object) -> object:
+    """Read-only copy of nested YAML data."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(frozen(v) for v in value)
+    return value
+
+
+def thawed(value: object) -> object:
+    """Plain (JSON-serialisable) copy of frozen data."""
+    if isinstance(value, Mapping):
+        return {k: thawed(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thawed(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Site:
+    master_catalog: str
+    storefront_catalog: str
+    site: str | None
+    library: str | None
+    channel: str
+    locales: Mapping[str, str]  # PIM locale -> xml:lang, in file order
+    default_locale: str
+    currencies: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One mapped value: where it comes from, the rule and its arguments, and a default."""
+
+    sources: tuple[str, ...]
+    rule: Rule | None  # None: the default rule of the source's attribute type
+    args: Mapping
+    default: str | None
+    origin: str  # file:line:col, for errors found at run time
+
+
+@dataclass(frozen=True)
+class AttributeOverride:
+    id: str | None
+    rule: Rule | None
+    args: Mapping
+
+
+@dataclass(frozen=True)
+class ProductMapping:
+    file: str
+    system: tuple[tuple[SystemAttribute, Field], ...]
+    include: frozenset[str] | None  # None: all attributes
+    exclude: frozenset[str]
+    rules_by_type: Mapping[str, Rule]
+    attributes: Mapping[str, AttributeOverride]
+
+
+@dataclass(frozen=True)
+class Source:
+    endpoint: Endpoint
+    search: Mapping | None
+    scope: str | None
+    locales: tuple[str, ...]
+    attributes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Output:
+    template: str
+    record_template: str | None
+    path: str  # relative to the archive root, placeholders filled
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    alias: str | None
+    title: str
+    engine: str
+    mode: str
+    sources: tuple[Source, ...]
+    mappings: Mapping[str, object]  # role -> ProductMapping, or the frozen YAML of other roles
+    outputs: tuple[Output, ...]
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    templates: Path
+    site: Site
+    jobs: Mapping[str, Job]
+    chains: Mapping[str, tuple[str, ...]]
+    aliases: Mapping[str, str]
+
+    def resolve(self, name: str) -> tuple[str, ...]:
+        """Job ids to run for a job id, alias or chain name."""
+        if name in self.chains:
+            return self.chains[name]
+        job_id = self.aliases.get(name, name)
+        if job_id in self.jobs:
+            return (job_id,)
+        names = sorted(set(self.jobs) | set(self.aliases) | set(self.chains))
+        raise ConfigError([ConfigProblem("jobs.yaml", 1, 1, "$", f"no job or chain named '{name}'{hint(name, names)}")])
+
+
+def hint(name: str, candidates) -> str:
+    """` (did you mean 'x'?)` for a near miss, else ''."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+@cache
+def schema(name: str) -> dict:
+    return json.loads(resources.files("transformer").joinpath("schemas", name).read_text(encoding="utf-8"))
+
+
+def load_config(root: Path) -> Config:
+    """Load and check the configuration in `root`; raises ConfigError with every problem."""
+    return _Loader(Path(root)).load()
+
+
+class _Loader:
+    def __init__(self, root: Path):
+        self.root = root
+        self.problems: list[ConfigProblem] = []
+        self.files: dict[tuple[str, str], Loaded] = {}
+
+    # -- files --------------------------------------------------------------------------
+
+    def load_file(self, relative: str, schema_name: str) -> Loaded:
+        """Parse and schema-check one file once per schema; problems are collected."""
+        key = (relative, schema_name)
+        if key not in self.files:
+            loaded = load_yaml(self.root / relative, relative)
+            self.problems += loaded.problems
+            if not loaded.problems:
+                self.problems += schema_problems(loaded, schema(schema_name))
+            self.files[key] = loaded
+        return self.files[key]
+
+    def ok(self, loaded: Loaded) -> bool:
+        return not any(p.file == loaded.file for p in self.problems)
+
+    def add(self, loaded: Loaded, path: tuple, message: str) -> None:
+        self.problems.append(loaded.problem(path, message))
+
+    # -- whole config ---------------------------------------------------------------------
+
+    def load(self) -> Config:
+        jobs_file = self.load_file("jobs.yaml", "jobs.schema.json")
+        if not self.ok(jobs_file):
+            raise ConfigError(self.problems)
+        doc = jobs_file.data
+        site = self.site(doc["settings"], jobs_file)
+        aliases = self.aliases(doc["jobs"], jobs_file)
+        jobs = {job_id: self.job(job_id, spec, jobs_file) for job_id, spec in doc["jobs"].items()}
+        chains = {name: self.chain(name, members, doc["jobs"], aliases, jobs_file)
+                  for name, members in doc.get("chains", {}).items()}
+        if self.problems:
+            raise ConfigError(sorted(set(self.problems), key=lambda p: (p.file, p.line, p.column, p.message)))
+        return Config(self.root, self.root / "templates", site, MappingProxyType(jobs),
+                      MappingProxyType(chains), MappingProxyType(aliases))
+
+    def site(self, relative: str, jobs_file: Loaded) -> Site | None:
+        if not (self.root / relative).is_file():
+            self.add(jobs_file, ("settings",), f"settings file not found: {relative}")
+            return None
+        loaded = self.load_file(relative, "site.schema.json")
+        if not self.ok(loaded):
+            return None
+        data = loaded.data
+        if data["default_locale"] not in data["locales"]:
+            self.add(loaded, ("default_locale",), f"'{data['default_locale']}' is not one of the locales"
+                     f"{hint(data['default_locale'], data['locales'])}")
+        return Site(data["master_catalog"], data["storefront_catalog"], data.get("site"), data.get("library"),
+                    data["channel"], MappingProxyType(dict(data["locales"])), data["default_locale"],
+                    tuple(data.get("currencies", ())))
+
+    def aliases(self, jobs: dict, jobs_file: Loaded) -> dict[str, str]:
+        aliases: dict[str, str] = {}
+        for job_id, spec in jobs.items():
+            alias = spec.get("alias")
+            if alias is None:
+                continue
+            if alias in aliases:
+                self.add(jobs_file, ("jobs", job_id, "alias"), f"alias '{alias}' is already used by job '{aliases[alias]}'")
+            aliases[alias] = job_id
+        return aliases
+
+    def chain(self, name: str, members: list, jobs: dict, aliases: dict, jobs_file: Loaded) -> tuple[str, ...]:
+        resolved = []
+        for index, member in enumerate(members):
+            job_id = aliases.get(member, member)
+            if job_id not in jobs:
+                self.add(jobs_file, ("chains", name, index), f"unknown job '{member}'{hint(member, list(jobs) + list(aliases))}")
+            resolved.append(job_id)
+        return tuple(resolved)
+
+    # -- one job --------------------------------------------------------------------------
+
+    def job(self, job_id: str, spec: dict, jobs_file: Loaded) -> Job:
+        where = ("jobs", job_id)
+        if spec["engine"] not in ENGINES:
+            self.add(jobs_file, where + ("engine",), f"unknown engine '{spec['engine']}'{hint(spec['engine'], ENGINES)}")
+        sources = tuple(self.source(s, where + ("sources", i), jobs_file) for i, s in enumerate(spec["sources"]))
+        mappings = {role: self.mapping(role, relative, where + ("mappings", role), jobs_file)
+                    for role, relative in spec["mappings"].items()}
+        outputs = tuple(self.output(o, where + ("outputs", i), jobs_file) for i, o in enumerate(spec["outputs"]))
+        return Job(job_id, spec.get("alias"), spec["title"], spec["engine"], spec["mode"], sources,
+                   MappingProxyType(mappings), outputs)
+
+    def source(self, spec: dict, where: tuple, jobs_file: Loaded) -> Source | None:
+        endpoint = ENDPOINTS.get(spec["endpoint"])
+        if endpoint is None:
+            self.add(jobs_file, where + ("endpoint",), f"unknown endpoint '{spec['endpoint']}'{hint(spec['endpoint'], ENDPOINTS)}")
+            return None
+        return Source(endpoint, frozen(spec.get("search")), spec.get("scope"),
+                      tuple(spec.get("locales", ())), tuple(spec.get("attributes", ())))
+
+    def output(self, spec: dict, where: tuple, jobs_file: Loaded) -> Output:
+        for key in ("template", "record_template"):
+            name = spec.get(key)
+            if name is not None and not (self.root / "templates" / name).is_file():
+                self.add(jobs_file, where + (key,), f"template not found: templates/{name}{hint(name, self.templates())}")
+        for _, field_name, _, _ in string.Formatter().parse(spec["path"]):
+            if field_name is not None and field_name not in OUTPUT_PLACEHOLDERS:
+                self.add(jobs_file, where + ("path",), f"unknown placeholder '{{{field_name}}}'{hint(field_name, OUTPUT_PLACEHOLDERS)}")
+        return Output(spec["template"], spec.get("record_template"), spec["path"])
+
+    def templates(self) -> list[str]:
+        base = self.root / "templates"
+        return [p.relative_to(base).as_posix() for p in base.rglob("*.j2")] if base.is_dir() else []
+
+    def mapping(self, role: str, relative: str, where: tuple, jobs_file: Loaded) -> object:
+        if not (self.root / relative).is_file():
+            self.add(jobs_file, where, f"mapping file not found: {relative}")
+            return None
+        loaded = self.load_file(relative, MAPPING_SCHEMAS[role])
+        if not self.ok(loaded):
+            return None
+        return self.product_mapping(loaded) if role == "products" else frozen(loaded.data)
+
+    # -- product mapping --------------------------------------------------------------------
+
+    def product_mapping(self, loaded: Loaded) -> ProductMapping:
+        data = loaded.data
+        system = tuple((SYSTEM_BY_NAME[name], self.field(spec, ("system", name), loaded))
+                       for name, spec in data["system"].items())
+        custom = data["custom_attributes"]
+        rules_by_type = {}
+        for attribute_type, rule_name in custom.get("rules_by_type", {}).items():
+            where = ("custom_attributes", "rules_by_type", attribute_type)
+            if attribute_type not in DEFAULT_RULE_BY_TYPE:
+                self.add(loaded, where, f"unknown attribute type '{attribute_type}'{hint(attribute_type, DEFAULT_RULE_BY_TYPE)}")
+            rules_by_type[attribute_type] = self.rule(rule_name, {}, where, where, loaded)
+        overrides = {}
+        for code, spec in custom.get("attributes", {}).items():
+            where = ("custom_attributes", "attributes", code)
+            rule = self.rule(spec.get("rule"), spec.get("args", {}), where + ("rule",), where + ("args",), loaded)
+            overrides[code] = AttributeOverride(spec.get("id"), rule, frozen(spec.get("args", {})))
+        include = custom["include"]
+        return ProductMapping(loaded.file, system, None if include == "all" else frozenset(include),
+                              frozenset(custom.get("exclude", ())), MappingProxyType(rules_by_type),
+                              MappingProxyType(overrides))
+
+    def field(self, spec: dict, where: tuple, loaded: Loaded) -> Field:
+        sources = spec.get("from", ())
+        sources = (sources,) if isinstance(sources, str) else tuple(sources)
+        if not sources and "default" not in spec:
+            self.add(loaded, where, "needs 'from' or 'default'")
+        default = spec.get("default")
+        if isinstance(default, bool):
+            default = "true" if default else "false"
+        elif default is not None:
+            default = str(default)
+        line, col = loaded.where(where)
+        rule = self.rule(spec.get("rule"), spec.get("args", {}), where + ("rule",), where + ("args",), loaded)
+        return Field(sources, rule, frozen(spec.get("args", {})), default, f"{loaded.file}:{line}:{col}")
+
+    def rule(self, name: str | None, args: dict, where: tuple, args_where: tuple, loaded: Loaded) -> Rule | None:
+        """The rule called `name`, its arguments checked against its parameters."""
+        if name is None:
+            if args:
+                self.add(loaded, args_where, "args given without a rule")
+            return None
+        found = RULES.get(name)
+        if found is None:
+            self.add(loaded, where, f"unknown rule '{name}'{hint(name, RULES)}")
+            return None
+        for arg in args:
+            if arg not in found.params:
+                allowed = ", ".join(found.params) or "none"
+                self.add(loaded, args_where + (arg,),
+                         f"rule '{name}' takes no argument '{arg}'{hint(arg, found.params)} (arguments: {allowed})")
+        return found
+
+
+def schema_problems(loaded: Loaded, schema_doc: dict) -> list[ConfigProblem]:
+    """Every schema violation of a document, each at the key it is about."""
+    validator = jsonschema.Draft202012Validator(schema_doc)
+    problems = []
+    for error in validator.iter_errors(loaded.data):
+        path = tuple(error.absolute_path)
+        if "propertyNames" in error.absolute_schema_path:
+            problems.append(loaded.problem(path + (error.instance,), f"invalid key {_short(error.instance)}: {error.message}"))
+        elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = list(error.schema.get("properties", {}))
+            for key in sorted(set(error.instance) - set(known)):
+                problems.append(loaded.problem(path + (key,), f"unknown key '{key}'{hint(key, known)}"))
+        elif error.validator == "required":
+            problems.append(loaded.problem(path, f"missing required key {error.message.split(' is a required')[0]}"))
+        elif error.validator == "enum":
+            problems.append(loaded.problem(path, f"{_short(error.instance)} is not one of {', '.join(map(str, error.validator_value))}"
+                                           f"{hint(str(error.instance), map(str, error.validator_value))}"))
+        else:
+            problems.append(loaded.problem(path, error.message if len(error.message) < 200 else error.message[:197] + "..."))
+    return problems
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) < 60 else text[:57] + "..."

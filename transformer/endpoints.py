@@ -1,0 +1,68 @@
+"""The Akeneo REST endpoints the jobs may read, and how their items are kept in the store."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One Akeneo list endpoint.
+
+    `path` is relative to /api/rest/v1; `{parent}` (and `{child}`) stand for the codes of
+    the owning entities. Items are stored under kind `name`, keyed by `key`, with the
+    owning codes joined by '/' as their parent.
+    """
+
+    name: str
+    path: str
+    key: str = "code"
+    paging: str = "offset"  # offset | search_after | cursor | single
+    description: str = ""
+
+    @property
+    def pattern(self) -> re.Pattern:
+        regex = re.escape(self.path).replace(r"\{parent\}", "(?P<parent>[^/]+)").replace(r"\{child\}", "(?P<child>[^/]+)")
+        return re.compile(f"^{regex}$")
+
+
+ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (
+    Endpoint("system-information", "system-information", "version", "single", "PIM version and edition"),
+    Endpoint("locales", "locales", description="Locales"),
+    Endpoint("currencies", "currencies", description="Currencies"),
+    Endpoint("channels", "channels", description="Channels (scopes)"),
+    Endpoint("measurement-families", "measurement-families", paging="single", description="Measurement families and units"),
+    Endpoint("attribute-groups", "attribute-groups", description="Attribute groups"),
+    Endpoint("attributes", "attributes", description="Attributes"),
+    Endpoint("attribute-options", "attributes/{parent}/options", description="Options of select attributes"),
+    Endpoint("families", "families", description="Families"),
+    Endpoint("family-variants", "families/{parent}/variants", description="Family variants (variation axes)"),
+    Endpoint("categories", "categories", description="Categories"),
+    Endpoint("association-types", "association-types", description="Association types"),
+    Endpoint("product-models", "product-models", paging="search_after", description="Product models"),
+    Endpoint("products", "products", "identifier", "search_after", "Products, by identifier"),
+    Endpoint("media-files", "media-files", description="Media files of image and file attributes"),
+    Endpoint("asset-families", "asset-families", paging="cursor", description="Asset families (EE)"),
+    Endpoint("asset-family-attributes", "asset-families/{parent}/attributes", paging="single",
+             description="Attributes of asset families (EE)"),
+    Endpoint("assets", "asset-families/{parent}/assets", paging="cursor", description="Assets (EE)"),
+    Endpoint("reference-entities", "reference-entities", paging="cursor", description="Reference entities (EE)"),
+    Endpoint("reference-entity-attributes", "reference-entities/{parent}/attributes", paging="single",
+             description="Attributes of reference entities (EE)"),
+    Endpoint("reference-entity-attribute-options", "reference-entities/{parent}/attributes/{child}/options",
+             paging="single", description="Options of reference entity attributes (EE)"),
+    Endpoint("reference-entity-records", "reference-entities/{parent}/records", paging="cursor",
+             description="Reference entity records (EE)"),
+)}
+
+
+def endpoint_for_path(path: str) -> tuple[Endpoint, str] | None:
+    """The endpoint whose path matches `path` (no extension) and the parent it names."""
+    for endpoint in ENDPOINTS.values():
+        match = endpoint.pattern.match(path)
+        if match:
+            groups = match.groupdict()
+            parent = "/".join(groups[k] for k in ("parent", "child") if k in groups)
+            return endpoint, parent
+    return None

@@ -1,0 +1,223 @@
+"""The map stage: one PIM product or product model in, one SFCC product view model out.
+
+The mapper resolves everything that does not depend on the record once (which rule and
+custom attribute id each attribute gets), so mapping a record is a single pass over its
+values: choose the channel's values, apply the rule per locale, and spread the results
+over SFCC languages (the default locale also as `x-default`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from .config import Field, ProductMapping, Site, hint
+from .errors import ConfigError, ConfigProblem
+from .rules import DEFAULT_RULE_BY_PROPERTY, DEFAULT_RULE_BY_TYPE, RULES, Attribute, Rule, RuleContext, RuleError
+from .sfcc import SYSTEM_ATTRIBUTES, product_id_problem, system_value_problem
+
+X_DEFAULT = "x-default"
+Localized = list[tuple[str, str]]  # (xml:lang, text), x-default first
+Value = str | list[str]
+
+
+@dataclass(frozen=True)
+class RecordError:
+    """A problem with one record, reported in the run report; the record (or field) is skipped."""
+
+    record: str
+    field: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"id": self.record, "field": self.field, "message": self.message}
+
+
+@dataclass
+class ProductView:
+    """An SFCC product as the templates see it: system values by BM name, custom attributes in order."""
+
+    id: str
+    is_model: bool
+    system: dict[str, Value | Localized | None]
+    custom: list[tuple[str, str | None, Value]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one PIM attribute becomes a custom attribute."""
+
+    id: str
+    attribute: Attribute
+    rule: Rule
+    args: dict
+
+
+def camel(code: str) -> str:
+    """`short_description` -> `shortDescription` (the `akeneo_<camelCase>` custom attribute ids)."""
+    first, *rest = code.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def select_scope(entries: Iterable[dict], channel: str) -> list[tuple[str | None, object]]:
+    """(locale, data) of the values for `channel` or for no channel; empty values dropped."""
+    return [(e.get("locale"), e.get("data")) for e in entries
+            if e.get("scope") in (None, channel) and e.get("data") not in (None, "", [], {})]
+
+
+def localize(by_locale: dict[str | None, Value], languages: dict[str, str], default_locale: str) -> Localized:
+    """Spread per-locale values over SFCC languages: the default locale's value (or else the
+    first exported locale's) is also `x-default`; a value without locale is only `x-default`."""
+    if None in by_locale:
+        return [(X_DEFAULT, by_locale[None])]
+    present = [locale for locale in languages if by_locale.get(locale) not in (None, "", [])]
+    if not present:
+        return []
+    fallback = default_locale if default_locale in present else present[0]
+    return [(X_DEFAULT, by_locale[fallback])] + [(languages[locale], by_locale[locale]) for locale in present]
+
+
+class ProductMapper:
+    """Maps products and models with one product mapping, for one site."""
+
+    def __init__(self, mapping: ProductMapping, site: Site, attributes: dict[str, Attribute],
+                 option_labels: Callable[[str, str], dict[str, str]]):
+        self.mapping = mapping
+        self.site = site
+        self.languages = dict(site.locales)
+        self.attributes = attributes
+        self.option_labels = option_labels
+        self._check_sources()
+        self.system = [(attribute, f) for attribute, f in mapping.system]
+        self.plans = self._plans()
+        self._contexts: dict[tuple[str, str | None], RuleContext] = {}
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def _check_sources(self) -> None:
+        problems = []
+        for attribute, f in self.mapping.system:
+            for source in f.sources:
+                if source not in self.attributes and source not in DEFAULT_RULE_BY_PROPERTY:
+                    file, line, col = f.origin.rsplit(":", 2)
+                    problems.append(ConfigProblem(file, int(line), int(col), f"$.system.{attribute.name}.from",
+                                                  f"the PIM has no attribute '{source}'{hint(source, self.attributes)}"))
+        if problems:
+            raise ConfigError(problems)
+
+    def _plans(self) -> dict[str, _Plan]:
+        mapping = self.mapping
+        mapped_to_system = {s for _, f in mapping.system for s in f.sources}
+        plans: dict[str, _Plan] = {}
+        owners: dict[str, str] = {}
+        for code, attribute in self.attributes.items():
+            if code in mapping.exclude or code in mapped_to_system:
+                continue
+            if mapping.include is not None and code not in mapping.include:
+                continue
+            override = mapping.attributes.get(code)
+            rule = (override and override.rule) or mapping.rules_by_type.get(attribute.type) \
+                or RULES[DEFAULT_RULE_BY_TYPE.get(attribute.type, "text")]
+            custom_id = (override and override.id) or f"akeneo_{camel(code)}"
+            if custom_id in owners:
+                raise ConfigError([ConfigProblem(mapping.file, 1, 1, "$.custom_attributes", (
+                    f"attributes '{owners[custom_id]}' and '{code}' both become custom attribute '{custom_id}': "
+                    f"rename one under custom_attributes.attributes"))])
+            owners[custom_id] = code
+            plans[code] = _Plan(custom_id, attribute, rule, dict(override.args) if override and override.rule else {})
+        return plans
+
+    def _ctx(self, attribute: Attribute, locale: str | None) -> RuleContext:
+        key = (attribute.code, locale)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            ctx = self._contexts[key] = RuleContext(attribute, locale, self.option_labels)
+        return ctx
+
+    # -- one record -----------------------------------------------------------------------
+
+    def map(self, item: dict, is_model: bool) -> tuple[ProductView | None, list[RecordError]]:
+        record_id = item.get("code") if is_model else item.get("identifier")
+        problem = product_id_problem(record_id)
+        if problem:
+            return None, [RecordError(str(record_id), "identifier", problem)]
+        errors: list[RecordError] = []
+        values = item.get("values") or {}
+        view = ProductView(record_id, is_model, {a.name: None for a in SYSTEM_ATTRIBUTES})
+        for attribute, f in self.system:
+            try:
+                view.system[attribute.name] = self._system_value(attribute, f, item, values, is_model)
+            except RuleError as exc:
+                errors.append(RecordError(record_id, attribute.name, str(exc)))
+        for code, entries in values.items():
+            plan = self.plans.get(code)
+            if plan is None:
+                continue
+            try:
+                view.custom += self._custom_values(plan, entries)
+            except RuleError as exc:
+                errors.append(RecordError(record_id, code, str(exc)))
+        return view, errors
+
+    def _system_value(self, attribute, f: Field, item: dict, values: dict, is_model: bool):
+        localized = attribute.kind == "localized"
+        result: Localized | Value | None = [] if localized else None
+        for source in f.sources:
+            found = self._field_value(source, f, item, values, is_model, localized)
+            if localized:
+                result = _merge_localized(result, found)
+            elif result in (None, "", []):
+                result = found
+        if not result and f.default is not None:
+            result = [(X_DEFAULT, f.default)] if localized else f.default
+        if not result:
+            return None
+        for _, text in (result if localized else [(None, result)]):
+            problem = system_value_problem(attribute, text) if isinstance(text, str) else \
+                f"gives {len(text)} values where SFCC takes one"
+            if problem:
+                raise RuleError(problem)
+        return result
+
+    def _field_value(self, source: str, f: Field, item: dict, values: dict, is_model: bool, localized: bool):
+        attribute = self.attributes.get(source)
+        if attribute is None:  # a product property such as `enabled`
+            attribute = Attribute(source, "property")
+            data = item.get("code") if source == "identifier" and is_model else item.get(source)
+            entries = [] if data in (None, "", []) else [(None, data)]
+            rule = f.rule or RULES[DEFAULT_RULE_BY_PROPERTY[source]]
+        else:
+            entries = select_scope(values.get(source, ()), self.site.channel)
+            rule = f.rule or RULES[DEFAULT_RULE_BY_TYPE.get(attribute.type, "text")]
+        by_locale = self._apply(rule, f.args, attribute, entries)
+        if localized:
+            return localize(by_locale, self.languages, self.site.default_locale)
+        if None in by_locale:
+            return by_locale[None]
+        return by_locale.get(self.site.default_locale) or next(iter(by_locale.values()), None)
+
+    def _apply(self, rule: Rule, args, attribute: Attribute, entries) -> dict[str | None, Value]:
+        """Rule results per PIM locale (None for a value without locale)."""
+        out: dict[str | None, Value] = {}
+        if rule.per_locale and entries and entries[0][0] is None:
+            # One value, but its text differs per language (option labels).
+            entries = [(locale, entries[0][1]) for locale in self.languages]
+        for locale, data in entries:
+            if locale is not None and locale not in self.languages:
+                continue
+            value = rule(data, self._ctx(attribute, locale), args)
+            if value not in (None, "", []):
+                out[locale] = value
+        return out
+
+    def _custom_values(self, plan: _Plan, entries: list[dict]) -> list[tuple[str, str | None, Value]]:
+        by_locale = self._apply(plan.rule, plan.args, plan.attribute, select_scope(entries, self.site.channel))
+        if None in by_locale:
+            return [(plan.id, None, by_locale[None])]
+        return [(plan.id, lang, value) for lang, value in localize(by_locale, self.languages, self.site.default_locale)]
+
+
+def _merge_localized(first: Localized, second: Localized) -> Localized:
+    """Per language, the first non-empty value (used for `from: [a, b]`)."""
+    have = {lang for lang, _ in first}
+    return first + [(lang, text) for lang, text in second if lang not in have]

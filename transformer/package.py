@@ -1,0 +1,66 @@
+"""The package stage: files appear in the site-import archive layout complete and valid, or not at all.
+
+A document is streamed to a temporary file beside its target while the XSD validator
+reads the same bytes; only a fully written, valid file is renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from time import perf_counter
+from typing import Iterable
+
+from .xsd import StreamValidator
+
+BUFFER = 1 << 16
+
+
+def write_validated(path: Path, chunks: Iterable[str], timings: dict[str, float] | None = None) -> int:
+    """Write `chunks` to `path` atomically, validating as it goes; returns the bytes written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    validator = StreamValidator(str(path))
+    spent = 0.0
+    size = 0
+    pending: list[bytes] = []
+    pending_size = 0
+    try:
+        with open(temporary, "wb") as handle:
+            def flush() -> None:
+                nonlocal spent, pending, pending_size
+                data = b"".join(pending)
+                pending, pending_size = [], 0
+                handle.write(data)
+                started = perf_counter()
+                validator.feed(data)
+                spent += perf_counter() - started
+
+            for chunk in chunks:
+                encoded = chunk.encode("utf-8")
+                pending.append(encoded)
+                pending_size += len(encoded)
+                size += len(encoded)
+                if pending_size >= BUFFER:
+                    flush()
+            flush()
+            started = perf_counter()
+            validator.close()
+            spent += perf_counter() - started
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+    if timings is not None:
+        timings["validate"] = timings.get("validate", 0.0) + spent
+    return size
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a small text file (a report) atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)

@@ -1,0 +1,47 @@
+"""The render stage: Jinja templates turn view models into SFCC XML, streamed in chunks.
+
+Templates autoescape, fail on undefined names, and every value they print passes through
+`xml_safe`, so no PIM text can produce a character XML 1.0 forbids.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import jinja2
+from markupsafe import Markup
+
+from .sfcc import xml_safe
+
+
+def _finalize(value: object) -> object:
+    return xml_safe(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
+def environment(templates: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+class RecordRenderer:
+    """Renders one record with a record template into a safe XML fragment."""
+
+    def __init__(self, env: jinja2.Environment, name: str, **context):
+        self.template = env.get_template(name)
+        self.context = context
+
+    def __call__(self, record: object) -> Markup:
+        return Markup(self.template.render(record=record, **self.context))
+
+
+def render_document(env: jinja2.Environment, name: str, records: Iterable[Markup], **context) -> Iterator[str]:
+    """Stream a document template's output; `records` is consumed lazily, one record at a time."""
+    return env.get_template(name).generate(records=records, **context)

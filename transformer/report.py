@@ -1,0 +1,64 @@
+"""The run report: what a job read and wrote, every bad record, and where the time went."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .package import write_atomic
+from .store import utc_now
+
+
+@dataclass
+class RunReport:
+    job: str
+    title: str
+    mode: str
+    started: str = field(default_factory=utc_now)
+    finished: str | None = None
+    status: str = "running"
+    counts: Counter = field(default_factory=Counter)
+    errors: list[dict] = field(default_factory=list)
+    outputs: list[dict] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "job": self.job, "title": self.title, "mode": self.mode, "status": self.status,
+            "started": self.started, "finished": self.finished,
+            "counts": dict(sorted(self.counts.items())),
+            "errors": self.errors,
+            "outputs": self.outputs,
+            "timings_seconds": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
+        }
+
+    def write(self, path: Path) -> None:
+        write_atomic(path, json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n")
+
+
+class Progress:
+    """A one-line progress display on a terminal; silent otherwise."""
+
+    def __init__(self, label: str, total: int, stream=sys.stderr):
+        self.label, self.total, self.stream = label, total, stream
+        self.enabled = stream.isatty()
+        self.started = self.shown = time.monotonic()
+        self.done = 0
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+        now = time.monotonic()
+        if self.enabled and now - self.shown >= 0.2:
+            self.shown = now
+            rate = self.done / max(now - self.started, 1e-9)
+            self.stream.write(f"\r{self.label}: {self.done}/{self.total} records ({rate:,.0f}/s)")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\r\033[K")
+            self.stream.flush()

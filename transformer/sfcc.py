@@ -1,0 +1,105 @@
+"""Facts about SFCC import XML that the engine enforces (see sfcc-xml.md)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SystemAttribute:
+    """A product system attribute: its Business Manager name, XML element and value kind."""
+
+    name: str
+    element: str
+    kind: str  # text, localized, boolean, decimal, integer, datetime, enum
+    max_length: int | None = None
+    description: str = ""
+
+
+# In XSD order of the <product> children they are written to (catalog.xsd).
+SYSTEM_ATTRIBUTES: tuple[SystemAttribute, ...] = (
+    SystemAttribute("EAN", "ean", "text", 256, "European Article Number"),
+    SystemAttribute("UPC", "upc", "text", 256, "Universal Product Code"),
+    SystemAttribute("unit", "unit", "text", 256, "Sales unit"),
+    SystemAttribute("minOrderQuantity", "min-order-quantity", "decimal", None, "Minimum order quantity"),
+    SystemAttribute("stepQuantity", "step-quantity", "decimal", None, "Order quantity step"),
+    SystemAttribute("name", "display-name", "localized", 4000, "Product name, per language"),
+    SystemAttribute("shortDescription", "short-description", "localized", None, "Short description, per language"),
+    SystemAttribute("longDescription", "long-description", "localized", None, "Long description, per language"),
+    SystemAttribute("onlineFlag", "online-flag", "boolean", None, "Whether the product is online"),
+    SystemAttribute("onlineFrom", "online-from", "datetime", None, "Online from this date and time"),
+    SystemAttribute("onlineTo", "online-to", "datetime", None, "Online until this date and time"),
+    SystemAttribute("searchable", "searchable-flag", "boolean", None, "Whether search finds the product"),
+    SystemAttribute("searchableIfUnavailable", "searchable-if-unavailable-flag", "boolean", None,
+                    "Whether search finds the product when it is unavailable"),
+    SystemAttribute("template", "template", "text", 256, "Rendering template of the product page"),
+    SystemAttribute("taxClassID", "tax-class-id", "text", 256, "Tax class id"),
+    SystemAttribute("brand", "brand", "text", 256, "Brand"),
+    SystemAttribute("manufacturerName", "manufacturer-name", "text", 256, "Manufacturer name"),
+    SystemAttribute("manufacturerSKU", "manufacturer-sku", "text", 256, "Manufacturer SKU"),
+    SystemAttribute("searchPlacement", "search-placement", "integer", None, "Search placement"),
+    SystemAttribute("searchRank", "search-rank", "integer", None, "Search rank"),
+    SystemAttribute("siteMapIncluded", "sitemap-included-flag", "boolean", None, "Whether the sitemap lists the product"),
+    SystemAttribute("siteMapChangeFrequency", "sitemap-changefrequency", "enum", None,
+                    "Sitemap change frequency: always, hourly, daily, weekly, monthly, yearly, never"),
+    SystemAttribute("siteMapPriority", "sitemap-priority", "decimal", None, "Sitemap priority, 0.0 to 1.0"),
+    SystemAttribute("pageTitle", "page-title", "localized", 4000, "Page title (SEO), per language"),
+    SystemAttribute("pageDescription", "page-description", "localized", 4000, "Page description (SEO), per language"),
+    SystemAttribute("pageKeywords", "page-keywords", "localized", 4000, "Page keywords (SEO), per language"),
+    SystemAttribute("pageUrl", "page-url", "localized", 4000, "Page URL (SEO), per language"),
+    SystemAttribute("pinterestEnabled", "pinterest-enabled-flag", "boolean", None, "Whether Pinterest is enabled"),
+    SystemAttribute("facebookEnabled", "facebook-enabled-flag", "boolean", None, "Whether Facebook is enabled"),
+    SystemAttribute("storeReceiptName", "receipt-name", "localized", None, "Store receipt name, per language"),
+    SystemAttribute("storeForcePriceEnabled", "force-price-flag", "boolean", None, "Store: force price"),
+    SystemAttribute("storeNonInventoryEnabled", "non-inventory-flag", "boolean", None, "Store: non-inventory"),
+    SystemAttribute("storeNonRevenueEnabled", "non-revenue-flag", "boolean", None, "Store: non-revenue"),
+    SystemAttribute("storeNonDiscountableEnabled", "non-discountable-flag", "boolean", None, "Store: non-discountable"),
+)
+SYSTEM_BY_NAME = {a.name: a for a in SYSTEM_ATTRIBUTES}
+
+SITEMAP_FREQUENCIES = ("always", "hourly", "daily", "weekly", "monthly", "yearly", "never")
+PRODUCT_ID_MAX = 100
+
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+_INTEGER = re.compile(r"^-?[0-9]+$")
+_DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$")
+
+
+def xml_safe(text: str) -> str:
+    """Remove characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF)."""
+    return _XML_ILLEGAL.sub("", text)
+
+
+def product_id_problem(product_id: object) -> str | None:
+    """Why SFCC would refuse this product id, or None when it is fine."""
+    if not isinstance(product_id, str) or not product_id:
+        return "product id is empty"
+    if product_id != product_id.strip():
+        return "product id has leading or trailing whitespace"
+    if "\n" in product_id or "\r" in product_id:
+        return "product id contains a line break"
+    if len(product_id) > PRODUCT_ID_MAX:
+        return f"product id is {len(product_id)} characters long, SFCC allows {PRODUCT_ID_MAX}"
+    if xml_safe(product_id) != product_id:
+        return "product id contains characters XML cannot carry"
+    return None
+
+
+def system_value_problem(attribute: SystemAttribute, value: str) -> str | None:
+    """Why a single (non-localized) value does not fit the system attribute's XSD type, or None."""
+    kind = attribute.kind
+    if kind == "boolean" and value not in ("true", "false"):
+        return f"'{value}' is not true or false"
+    if kind == "decimal" and not _DECIMAL.match(value):
+        return f"'{value}' is not a decimal number"
+    if kind == "integer" and not _INTEGER.match(value):
+        return f"'{value}' is not a whole number"
+    if kind == "datetime" and not _DATETIME.match(value):
+        return f"'{value}' is not a date and time with a zone"
+    if kind == "enum" and value not in SITEMAP_FREQUENCIES:
+        return f"'{value}' is not one of {', '.join(SITEMAP_FREQUENCIES)}"
+    if attribute.max_length and len(value) > attribute.max_length:
+        return f"value is {len(value)} characters long, SFCC allows {attribute.max_length}"
+    return None

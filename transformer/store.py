@@ -1,0 +1,131 @@
+"""The local PIM store: one SQLite file mirroring the PIM entities the jobs need, plus run state.
+
+Entities are kept as the JSON the API returned, by endpoint name (`kind`), owning codes
+(`parent`, '' for top-level entities) and code. Readers stream rows in code order so a
+catalog of any size is never held in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .errors import StoreError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entities (
+    kind    TEXT NOT NULL,
+    parent  TEXT NOT NULL DEFAULT '',
+    code    TEXT NOT NULL,
+    updated TEXT,
+    data    TEXT NOT NULL,
+    PRIMARY KEY (kind, parent, code)
+);
+CREATE TABLE IF NOT EXISTS job_state (
+    job                TEXT PRIMARY KEY,
+    last_success_start TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id       INTEGER PRIMARY KEY,
+    job      TEXT NOT NULL,
+    started  TEXT NOT NULL,
+    finished TEXT,
+    status   TEXT NOT NULL
+);
+"""
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Store:
+    """A connection to the store file; use as a context manager."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path)
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc}") from None
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- entities ---------------------------------------------------------------------
+
+    def put_many(self, kind: str, items: Iterable[tuple[str, str, dict]]) -> int:
+        """Insert or replace `(parent, code, item)` rows of one kind in one transaction."""
+        rows = ((kind, parent, code, item.get("updated"), json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+                for parent, code, item in items)
+        with self.db:
+            cursor = self.db.executemany(
+                "INSERT OR REPLACE INTO entities (kind, parent, code, updated, data) VALUES (?, ?, ?, ?, ?)", rows)
+        return cursor.rowcount
+
+    def clear(self, kind: str) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM entities WHERE kind = ?", (kind,))
+
+    def iter(self, kind: str, parent: str | None = None) -> Iterator[dict]:
+        """Stream the items of one kind (optionally of one parent) in code order."""
+        if parent is None:
+            rows = self.db.execute("SELECT data FROM entities WHERE kind = ? ORDER BY parent, code", (kind,))
+        else:
+            rows = self.db.execute("SELECT data FROM entities WHERE kind = ? AND parent = ? ORDER BY code", (kind, parent))
+        for (data,) in rows:
+            yield json.loads(data)
+
+    def iter_raw(self, kind: str) -> Iterator[str]:
+        """Stream the stored JSON text of one kind in code order (workers parse it themselves)."""
+        for (data,) in self.db.execute("SELECT data FROM entities WHERE kind = ? ORDER BY parent, code", (kind,)):
+            yield data
+
+    def get(self, kind: str, code: str, parent: str = "") -> dict | None:
+        row = self.db.execute("SELECT data FROM entities WHERE kind = ? AND parent = ? AND code = ?",
+                              (kind, parent, code)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def count(self, kind: str) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM entities WHERE kind = ?", (kind,)).fetchone()[0]
+
+    def counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT kind, COUNT(*) FROM entities GROUP BY kind ORDER BY kind"))
+
+    # -- run state ----------------------------------------------------------------------
+
+    def last_success(self, job: str) -> str | None:
+        """Start time (UTC ISO 8601) of the job's last successful run."""
+        row = self.db.execute("SELECT last_success_start FROM job_state WHERE job = ?", (job,)).fetchone()
+        return row[0] if row else None
+
+    @contextmanager
+    def run(self, job: str) -> Iterator[str]:
+        """Record a run of `job`; its start time becomes the job's watermark only if the block succeeds."""
+        started = utc_now()
+        with self.db:
+            run_id = self.db.execute("INSERT INTO runs (job, started, status) VALUES (?, ?, 'running')",
+                                     (job, started)).lastrowid
+        try:
+            yield started
+        except BaseException:
+            with self.db:
+                self.db.execute("UPDATE runs SET finished = ?, status = 'failed' WHERE id = ?", (utc_now(), run_id))
+            raise
+        with self.db:
+            self.db.execute("UPDATE runs SET finished = ?, status = 'succeeded' WHERE id = ?", (utc_now(), run_id))
+            self.db.execute("INSERT OR REPLACE INTO job_state (job, last_success_start) VALUES (?, ?)", (job, started))
