@@ -166,7 +166,17 @@ def load_config(root: Path) -> Config:
     return _Loader(Path(root)).load()
 
 
+def _dict(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
 class _Loader:
+    """Collects every problem: checks after a schema failure still run on what is well-formed."""
+
     def __init__(self, root: Path):
         self.root = root
         self.problems: list[ConfigProblem] = []
@@ -185,60 +195,61 @@ class _Loader:
             self.files[key] = loaded
         return self.files[key]
 
-    def ok(self, loaded: Loaded) -> bool:
-        return not any(p.file == loaded.file for p in self.problems)
-
     def add(self, loaded: Loaded, path: tuple, message: str) -> None:
         self.problems.append(loaded.problem(path, message))
+
+    def exists(self, loaded: Loaded, path: tuple, relative: object, what: str) -> bool:
+        if not isinstance(relative, str):
+            return False
+        if not (self.root / relative).is_file():
+            self.add(loaded, path, f"{what} not found: {relative}")
+            return False
+        return True
 
     # -- whole config ---------------------------------------------------------------------
 
     def load(self) -> Config:
         jobs_file = self.load_file("jobs.yaml", "jobs.schema.json")
-        if not self.ok(jobs_file):
-            raise ConfigError(self.problems)
-        doc = jobs_file.data
-        site = self.site(doc["settings"], jobs_file)
-        aliases = self.aliases(doc["jobs"], jobs_file)
-        jobs = {job_id: self.job(job_id, spec, jobs_file) for job_id, spec in doc["jobs"].items()}
-        chains = {name: self.chain(name, members, doc["jobs"], aliases, jobs_file)
-                  for name, members in doc.get("chains", {}).items()}
+        doc = _dict(jobs_file.data)
+        site = self.site(doc.get("settings"), jobs_file)
+        job_specs = {k: v for k, v in _dict(doc.get("jobs")).items() if isinstance(v, dict)}
+        aliases = self.aliases(job_specs, jobs_file)
+        jobs = {job_id: self.job(job_id, spec, jobs_file) for job_id, spec in job_specs.items()}
+        chains = {name: self.chain(name, members, job_specs, aliases, jobs_file)
+                  for name, members in _dict(doc.get("chains")).items()}
         if self.problems:
             raise ConfigError(sorted(set(self.problems), key=lambda p: (p.file, p.line, p.column, p.message)))
         return Config(self.root, self.root / "templates", site, MappingProxyType(jobs),
                       MappingProxyType(chains), MappingProxyType(aliases))
 
-    def site(self, relative: str, jobs_file: Loaded) -> Site | None:
-        if not (self.root / relative).is_file():
-            self.add(jobs_file, ("settings",), f"settings file not found: {relative}")
+    def site(self, relative: object, jobs_file: Loaded) -> Site | None:
+        if not self.exists(jobs_file, ("settings",), relative, "settings file"):
             return None
         loaded = self.load_file(relative, "site.schema.json")
-        if not self.ok(loaded):
-            return None
-        data = loaded.data
-        if data["default_locale"] not in data["locales"]:
-            self.add(loaded, ("default_locale",), f"'{data['default_locale']}' is not one of the locales"
-                     f"{hint(data['default_locale'], data['locales'])}")
-        return Site(data["master_catalog"], data["storefront_catalog"], data.get("site"), data.get("library"),
-                    data["channel"], MappingProxyType(dict(data["locales"])), data["default_locale"],
-                    tuple(data.get("currencies", ())))
+        data = _dict(loaded.data)
+        locales = _dict(data.get("locales"))
+        default = data.get("default_locale")
+        if isinstance(default, str) and locales and default not in locales:
+            self.add(loaded, ("default_locale",), f"'{default}' is not one of the locales{hint(default, locales)}")
+        return Site(data.get("master_catalog"), data.get("storefront_catalog"), data.get("site"), data.get("library"),
+                    data.get("channel"), MappingProxyType(dict(locales)), default, tuple(_list(data.get("currencies"))))
 
     def aliases(self, jobs: dict, jobs_file: Loaded) -> dict[str, str]:
         aliases: dict[str, str] = {}
         for job_id, spec in jobs.items():
             alias = spec.get("alias")
-            if alias is None:
+            if not isinstance(alias, str):
                 continue
             if alias in aliases:
                 self.add(jobs_file, ("jobs", job_id, "alias"), f"alias '{alias}' is already used by job '{aliases[alias]}'")
             aliases[alias] = job_id
         return aliases
 
-    def chain(self, name: str, members: list, jobs: dict, aliases: dict, jobs_file: Loaded) -> tuple[str, ...]:
+    def chain(self, name: str, members: object, jobs: dict, aliases: dict, jobs_file: Loaded) -> tuple[str, ...]:
         resolved = []
-        for index, member in enumerate(members):
+        for index, member in enumerate(_list(members)):
             job_id = aliases.get(member, member)
-            if job_id not in jobs:
+            if isinstance(member, str) and job_id not in jobs:
                 self.add(jobs_file, ("chains", name, index), f"unknown job '{member}'{hint(member, list(jobs) + list(aliases))}")
             resolved.append(job_id)
         return tuple(resolved)
@@ -247,72 +258,75 @@ class _Loader:
 
     def job(self, job_id: str, spec: dict, jobs_file: Loaded) -> Job:
         where = ("jobs", job_id)
-        if spec["engine"] not in ENGINES:
-            self.add(jobs_file, where + ("engine",), f"unknown engine '{spec['engine']}'{hint(spec['engine'], ENGINES)}")
-        sources = tuple(self.source(s, where + ("sources", i), jobs_file) for i, s in enumerate(spec["sources"]))
+        engine = spec.get("engine")
+        if isinstance(engine, str) and engine not in ENGINES:
+            self.add(jobs_file, where + ("engine",), f"unknown engine '{engine}'{hint(engine, ENGINES)}")
+        sources = tuple(self.source(s, where + ("sources", i), jobs_file)
+                        for i, s in enumerate(_list(spec.get("sources"))) if isinstance(s, dict))
         mappings = {role: self.mapping(role, relative, where + ("mappings", role), jobs_file)
-                    for role, relative in spec["mappings"].items()}
-        outputs = tuple(self.output(o, where + ("outputs", i), jobs_file) for i, o in enumerate(spec["outputs"]))
-        return Job(job_id, spec.get("alias"), spec["title"], spec["engine"], spec["mode"], sources,
+                    for role, relative in _dict(spec.get("mappings")).items() if role in MAPPING_SCHEMAS}
+        outputs = tuple(self.output(o, where + ("outputs", i), jobs_file)
+                        for i, o in enumerate(_list(spec.get("outputs"))) if isinstance(o, dict))
+        return Job(job_id, spec.get("alias"), spec.get("title"), engine, spec.get("mode"), sources,
                    MappingProxyType(mappings), outputs)
 
     def source(self, spec: dict, where: tuple, jobs_file: Loaded) -> Source | None:
-        endpoint = ENDPOINTS.get(spec["endpoint"])
-        if endpoint is None:
-            self.add(jobs_file, where + ("endpoint",), f"unknown endpoint '{spec['endpoint']}'{hint(spec['endpoint'], ENDPOINTS)}")
-            return None
+        name = spec.get("endpoint")
+        endpoint = ENDPOINTS.get(name) if isinstance(name, str) else None
+        if isinstance(name, str) and endpoint is None:
+            self.add(jobs_file, where + ("endpoint",), f"unknown endpoint '{name}'{hint(name, ENDPOINTS)}")
         return Source(endpoint, frozen(spec.get("search")), spec.get("scope"),
-                      tuple(spec.get("locales", ())), tuple(spec.get("attributes", ())))
+                      tuple(_list(spec.get("locales"))), tuple(_list(spec.get("attributes"))))
 
     def output(self, spec: dict, where: tuple, jobs_file: Loaded) -> Output:
         for key in ("template", "record_template"):
             name = spec.get(key)
-            if name is not None and not (self.root / "templates" / name).is_file():
+            if isinstance(name, str) and not (self.root / "templates" / name).is_file():
                 self.add(jobs_file, where + (key,), f"template not found: templates/{name}{hint(name, self.templates())}")
-        for _, field_name, _, _ in string.Formatter().parse(spec["path"]):
+        path = spec.get("path")
+        for _, field_name, _, _ in string.Formatter().parse(path if isinstance(path, str) else ""):
             if field_name is not None and field_name not in OUTPUT_PLACEHOLDERS:
                 self.add(jobs_file, where + ("path",), f"unknown placeholder '{{{field_name}}}'{hint(field_name, OUTPUT_PLACEHOLDERS)}")
-        return Output(spec["template"], spec.get("record_template"), spec["path"])
+        return Output(spec.get("template"), spec.get("record_template"), path)
 
     def templates(self) -> list[str]:
         base = self.root / "templates"
         return [p.relative_to(base).as_posix() for p in base.rglob("*.j2")] if base.is_dir() else []
 
-    def mapping(self, role: str, relative: str, where: tuple, jobs_file: Loaded) -> object:
-        if not (self.root / relative).is_file():
-            self.add(jobs_file, where, f"mapping file not found: {relative}")
+    def mapping(self, role: str, relative: object, where: tuple, jobs_file: Loaded) -> object:
+        if not self.exists(jobs_file, where, relative, "mapping file"):
             return None
         loaded = self.load_file(relative, MAPPING_SCHEMAS[role])
-        if not self.ok(loaded):
-            return None
         return self.product_mapping(loaded) if role == "products" else frozen(loaded.data)
 
     # -- product mapping --------------------------------------------------------------------
 
     def product_mapping(self, loaded: Loaded) -> ProductMapping:
-        data = loaded.data
+        data = _dict(loaded.data)
         system = tuple((SYSTEM_BY_NAME[name], self.field(spec, ("system", name), loaded))
-                       for name, spec in data["system"].items())
-        custom = data["custom_attributes"]
+                       for name, spec in _dict(data.get("system")).items()
+                       if name in SYSTEM_BY_NAME and isinstance(spec, dict))
+        custom = _dict(data.get("custom_attributes"))
         rules_by_type = {}
-        for attribute_type, rule_name in custom.get("rules_by_type", {}).items():
+        for attribute_type, rule_name in _dict(custom.get("rules_by_type")).items():
             where = ("custom_attributes", "rules_by_type", attribute_type)
             if attribute_type not in DEFAULT_RULE_BY_TYPE:
                 self.add(loaded, where, f"unknown attribute type '{attribute_type}'{hint(attribute_type, DEFAULT_RULE_BY_TYPE)}")
             rules_by_type[attribute_type] = self.rule(rule_name, {}, where, where, loaded)
         overrides = {}
-        for code, spec in custom.get("attributes", {}).items():
+        for code, spec in _dict(custom.get("attributes")).items():
             where = ("custom_attributes", "attributes", code)
-            rule = self.rule(spec.get("rule"), spec.get("args", {}), where + ("rule",), where + ("args",), loaded)
-            overrides[code] = AttributeOverride(spec.get("id"), rule, frozen(spec.get("args", {})))
-        include = custom["include"]
-        return ProductMapping(loaded.file, system, None if include == "all" else frozenset(include),
-                              frozenset(custom.get("exclude", ())), MappingProxyType(rules_by_type),
+            spec = _dict(spec)
+            rule = self.rule(spec.get("rule"), _dict(spec.get("args")), where + ("rule",), where + ("args",), loaded)
+            overrides[code] = AttributeOverride(spec.get("id"), rule, frozen(_dict(spec.get("args"))))
+        include = custom.get("include")
+        return ProductMapping(loaded.file, system, frozenset(include) if isinstance(include, list) else None,
+                              frozenset(_list(custom.get("exclude"))), MappingProxyType(rules_by_type),
                               MappingProxyType(overrides))
 
     def field(self, spec: dict, where: tuple, loaded: Loaded) -> Field:
         sources = spec.get("from", ())
-        sources = (sources,) if isinstance(sources, str) else tuple(sources)
+        sources = (sources,) if isinstance(sources, str) else tuple(_list(sources))
         if not sources and "default" not in spec:
             self.add(loaded, where, "needs 'from' or 'default'")
         default = spec.get("default")
@@ -321,12 +335,13 @@ class _Loader:
         elif default is not None:
             default = str(default)
         line, col = loaded.where(where)
-        rule = self.rule(spec.get("rule"), spec.get("args", {}), where + ("rule",), where + ("args",), loaded)
-        return Field(sources, rule, frozen(spec.get("args", {})), default, f"{loaded.file}:{line}:{col}")
+        args = _dict(spec.get("args"))
+        rule = self.rule(spec.get("rule"), args, where + ("rule",), where + ("args",), loaded)
+        return Field(sources, rule, frozen(args), default, f"{loaded.file}:{line}:{col}")
 
-    def rule(self, name: str | None, args: dict, where: tuple, args_where: tuple, loaded: Loaded) -> Rule | None:
+    def rule(self, name: object, args: dict, where: tuple, args_where: tuple, loaded: Loaded) -> Rule | None:
         """The rule called `name`, its arguments checked against its parameters."""
-        if name is None:
+        if not isinstance(name, str):
             if args:
                 self.add(loaded, args_where, "args given without a rule")
             return None
@@ -349,7 +364,9 @@ def schema_problems(loaded: Loaded, schema_doc: dict) -> list[ConfigProblem]:
     for error in validator.iter_errors(loaded.data):
         path = tuple(error.absolute_path)
         if "propertyNames" in error.absolute_schema_path:
-            problems.append(loaded.problem(path + (error.instance,), f"invalid key {_short(error.instance)}: {error.message}"))
+            expected = error.schema.get("x-expected")
+            reason = f"not {expected}" if expected else error.message
+            problems.append(loaded.problem(path + (error.instance,), f"invalid key {_short(error.instance)}: {reason}"))
         elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
             known = list(error.schema.get("properties", {}))
             for key in sorted(set(error.instance) - set(known)):
@@ -359,11 +376,13 @@ def schema_problems(loaded: Loaded, schema_doc: dict) -> list[ConfigProblem]:
         elif error.validator == "enum":
             problems.append(loaded.problem(path, f"{_short(error.instance)} is not one of {', '.join(map(str, error.validator_value))}"
                                            f"{hint(str(error.instance), map(str, error.validator_value))}"))
+        elif error.validator == "pattern" and "x-expected" in error.schema:
+            problems.append(loaded.problem(path, f"{_short(error.instance)} is not {error.schema['x-expected']}"))
         else:
             problems.append(loaded.problem(path, error.message if len(error.message) < 200 else error.message[:197] + "..."))
     return problems
 
 
 def _short(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=False)
+    text = f"'{value}'" if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) < 60 else text[:57] + "..."

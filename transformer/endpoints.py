@@ -46,6 +46,8 @@ ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (
     Endpoint("asset-families", "asset-families", paging="cursor", description="Asset families (EE)"),
     Endpoint("asset-family-attributes", "asset-families/{parent}/attributes", paging="single",
              description="Attributes of asset families (EE)"),
+    Endpoint("asset-family-attribute-options", "asset-families/{parent}/attributes/{child}/options", paging="single",
+             description="Options of asset family attributes (EE)"),
     Endpoint("assets", "asset-families/{parent}/assets", paging="cursor", description="Assets (EE)"),
     Endpoint("reference-entities", "reference-entities", paging="cursor", description="Reference entities (EE)"),
     Endpoint("reference-entity-attributes", "reference-entities/{parent}/attributes", paging="single",

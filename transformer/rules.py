@@ -142,8 +142,8 @@ def format_decimal(value: object) -> str:
 
 @rule("text")
 def text(data, ctx):
-    """The value as text, unchanged: `"Red T-shirt"` -> `Red T-shirt`; numbers as decimals."""
-    return _expect_str(data)
+    """The value as text, surrounding whitespace trimmed: `" Red T-shirt "` -> `Red T-shirt`."""
+    return _expect_str(data).strip()
 
 
 _TAG = re.compile(r"<[^>]*>")

@@ -61,15 +61,17 @@ SYSTEM_BY_NAME = {a.name: a for a in SYSTEM_ATTRIBUTES}
 SITEMAP_FREQUENCIES = ("always", "hourly", "daily", "weekly", "monthly", "yearly", "never")
 PRODUCT_ID_MAX = 100
 
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_XML_ILLEGAL_SPACES = re.compile("[\x0b\x0c]")
 _DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _INTEGER = re.compile(r"^-?[0-9]+$")
 _DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$")
 
 
 def xml_safe(text: str) -> str:
-    """Remove characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF)."""
-    return _XML_ILLEGAL.sub("", text)
+    """Remove characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF);
+    vertical tabs and form feeds, which PIM text uses as spacing, become spaces."""
+    return _XML_ILLEGAL_SPACES.sub(" ", _XML_ILLEGAL.sub("", text))
 
 
 def product_id_problem(product_id: object) -> str | None:
