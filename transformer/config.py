@@ -334,7 +334,7 @@ class _Loader:
             default = "true" if default else "false"
         elif default is not None:
             default = str(default)
-        line, col = loaded.where(where)
+        line, col = loaded.where(where + ("from",))
         args = _dict(spec.get("args"))
         rule = self.rule(spec.get("rule"), args, where + ("rule",), where + ("args",), loaded)
         return Field(sources, rule, frozen(args), default, f"{loaded.file}:{line}:{col}")

@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 from .config import Field, ProductMapping, Site, hint
 from .errors import ConfigError, ConfigProblem
 from .rules import DEFAULT_RULE_BY_PROPERTY, DEFAULT_RULE_BY_TYPE, RULES, Attribute, Rule, RuleContext, RuleError
-from .sfcc import SYSTEM_ATTRIBUTES, product_id_problem, system_value_problem
+from .sfcc import SYSTEM_ATTRIBUTES, product_id_problem, system_value_problem, xml_safe
 
 X_DEFAULT = "x-default"
 Localized = list[tuple[str, str]]  # (xml:lang, text), x-default first
@@ -205,7 +205,7 @@ class ProductMapper:
         for locale, data in entries:
             if locale is not None and locale not in self.languages:
                 continue
-            value = rule(data, self._ctx(attribute, locale), args)
+            value = _xml_text(rule(data, self._ctx(attribute, locale), args))
             if value not in (None, "", []):
                 out[locale] = value
         return out
@@ -215,6 +215,15 @@ class ProductMapper:
         if None in by_locale:
             return [(plan.id, None, by_locale[None])]
         return [(plan.id, lang, value) for lang, value in localize(by_locale, self.languages, self.site.default_locale)]
+
+
+def _xml_text(value: Value | None) -> Value | None:
+    """Rule output as XML can carry it; values left empty are dropped."""
+    if isinstance(value, str):
+        return xml_safe(value)
+    if isinstance(value, list):
+        return [text for text in map(xml_safe, value) if text]
+    return value
 
 
 def _merge_localized(first: Localized, second: Localized) -> Localized:

@@ -69,9 +69,11 @@ _DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(
 
 
 def xml_safe(text: str) -> str:
-    """Remove characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF);
-    vertical tabs and form feeds, which PIM text uses as spacing, become spaces."""
-    return _XML_ILLEGAL_SPACES.sub(" ", _XML_ILLEGAL.sub("", text))
+    """Text XML 1.0 carries unchanged: characters it forbids (C0 controls but tab/LF/CR,
+    surrogates, U+FFFE/U+FFFF) removed, vertical tabs and form feeds (PIM spacing) made spaces,
+    and line ends made LF, as an XML parser would read them anyway."""
+    text = _XML_ILLEGAL_SPACES.sub(" ", _XML_ILLEGAL.sub("", text))
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def product_id_problem(product_id: object) -> str | None:

@@ -1,0 +1,94 @@
+"""The command line: exit codes and the one-line messages users see."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from transformer.cli import main
+
+from conftest import ROOT
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_validate_shipped_config(capsys) -> None:
+    code, out, _ = run(capsys, "validate", str(ROOT))
+    assert code == 0 and "configuration OK (12 jobs, 2 chains)" in out
+
+
+def test_validate_reports_every_problem_and_exits_1(capsys, config_dir: Path) -> None:
+    products = config_dir / "mappings" / "products.yaml"
+    lines = products.read_text().replace("rule: plain_text", "rule: plain_txt").replace("EAN:", "EAN_:").splitlines()
+    products.write_text("\n".join(lines) + "\n")
+    line = next(i for i, text in enumerate(lines, 1) if "shortDescription:" in text)
+    column = lines[line - 1].index("rule:") + 1
+    code, _, err = run(capsys, "validate", str(config_dir))
+    assert code == 1
+    assert (f"mappings/products.yaml:{line}:{column}: $.system.shortDescription.rule: "
+            "unknown rule 'plain_txt' (did you mean 'plain_text'?)") in err
+    assert "$.system.EAN_: unknown key 'EAN_' (did you mean 'EAN'?)" in err
+    assert err.strip().endswith("3 configuration problem(s)")
+
+
+def test_run_by_number_on_the_demo(capsys, tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "run", "3-2-1", "--demo", "--out", str(tmp_path), "--config", str(ROOT))
+    assert code == 0 and out.startswith("full-import-master: succeeded")
+    assert (tmp_path / "site-import" / "catalogs" / "akeneo-master" / "catalog.xml").is_file()
+    report = json.loads((tmp_path / "reports" / "full-import-master.json").read_text())
+    assert report["counts"]["products"] > 0 and set(report["timings_seconds"]) >= {"map", "render", "validate", "total"}
+
+
+def test_jobs_not_built_yet_fail_in_one_line_and_write_nothing(capsys, tmp_path: Path) -> None:
+    code, out, err = run(capsys, "run", "full", "--demo", "--out", str(tmp_path), "--config", str(ROOT))
+    assert code == 1 and out == ""
+    assert err.startswith("error: not implemented yet: import-attributes (1), ") and err.count("\n") == 1
+    assert not tmp_path.exists() or not any(tmp_path.rglob("*.xml"))
+
+
+def test_unknown_job_suggests_a_name(capsys, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "run", "full-import-mastr", "--demo", "--out", str(tmp_path), "--config", str(ROOT))
+    assert code == 1 and "no job or chain named 'full-import-mastr' (did you mean 'full-import-master'?)" in err
+
+
+def test_run_without_a_store_explains_what_to_do(capsys, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "run", "full-import-master", "--store", str(tmp_path / "none.sqlite"), "--config", str(ROOT))
+    assert code == 1 and "no store at" in err and "akeneo-sfcc load" in err
+
+
+def test_load_then_run_from_the_store(capsys, tmp_path: Path) -> None:
+    store = tmp_path / "store.sqlite"
+    code, out, _ = run(capsys, "load", str(ROOT / "transformer" / "demo" / "pim"), "--store", str(store))
+    assert code == 0 and "products" in out
+    code, _, _ = run(capsys, "run", "full-import-master", "--store", str(store), "--out", str(tmp_path / "out"), "--config", str(ROOT))
+    assert code == 0
+
+
+def test_record_errors_exit_1_only_with_strict(capsys, tmp_path: Path) -> None:
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    (snap / "attributes.json").write_text(json.dumps([
+        {"code": c, "type": "pim_catalog_text", "localizable": c in ("name", "meta_title", "meta_description", "short_description", "description")}
+        for c in ("sku", "name", "short_description", "description", "ean", "upc", "brand", "meta_title", "meta_description")]))
+    (snap / "products.json").write_text(json.dumps([
+        {"identifier": "ok", "values": {"ean": [{"locale": None, "scope": None, "data": "1"}]}},
+        {"identifier": " padded", "values": {}}, {"identifier": "long-ean", "values": {"ean": [{"locale": None, "scope": None, "data": "9" * 300}]}}]))
+    args = ["run", "full-import-master", "--snapshot", str(snap), "--out", str(tmp_path / "out"), "--config", str(ROOT)]
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and "2 record error(s)" in out
+    code, _, _ = run(capsys, *args, "--strict")
+    assert code == 1
+    report = json.loads((tmp_path / "out" / "reports" / "full-import-master.json").read_text())
+    assert report["status"] == "succeeded_with_errors"
+    assert {(e["id"], e["field"]) for e in report["errors"]} == {(" padded", "identifier"), ("long-ean", "EAN")}
+
+
+def test_console_script_and_rules_listing() -> None:
+    result = subprocess.run([sys.executable, "-m", "transformer.cli", "rules"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and "option_label" in result.stdout and "pim_catalog_metric: metric" in result.stdout

@@ -1,0 +1,71 @@
+"""The store and the snapshot source: API-shaped JSON in, streamed entities and run state out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from transformer.errors import SourceError
+from transformer.sources.snapshot import load_snapshot
+from transformer.store import Store
+
+
+def write(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+
+
+def test_snapshot_files_mirror_api_paths(tmp_path: Path) -> None:
+    snap = tmp_path / "snap"
+    write(snap / "attributes.json", [{"code": "color", "type": "pim_catalog_simpleselect"}])
+    write(snap / "attributes" / "color" / "options.json", {"_embedded": {"items": [{"code": "red", "attribute": "color"}]}})
+    write(snap / "families" / "shirts" / "variants.json", [{"code": "by_color"}])
+    write(snap / "reference-entities" / "brand" / "attributes" / "style" / "options.json", [{"code": "modern"}])
+    write(snap / "products.jsonl", '{"identifier": "b", "values": {}}\n\n{"identifier": "a", "values": {}}\n')
+    write(snap / "system-information.json", {"version": "7.0.0", "edition": "EE"})
+    write(snap / "media-files" / "1" / "a.png", "binary, ignored")
+    with Store(tmp_path / "s.sqlite") as store:
+        loaded = load_snapshot(snap, store)
+        assert loaded == {"attributes": 1, "attribute-options": 1, "family-variants": 1, "products": 2,
+                          "reference-entity-attribute-options": 1, "system-information": 1}
+        assert [p["identifier"] for p in store.iter("products")] == ["a", "b"]
+        assert store.get("attribute-options", "red", parent="color") == {"code": "red", "attribute": "color"}
+        assert store.get("reference-entity-attribute-options", "modern", parent="brand/style") == {"code": "modern"}
+        assert store.get("family-variants", "by_color", parent="shirts") is not None
+
+
+def test_reloading_a_snapshot_replaces_what_it_covers(tmp_path: Path) -> None:
+    snap = tmp_path / "snap"
+    write(snap / "products.json", [{"identifier": "a"}, {"identifier": "b"}])
+    with Store(tmp_path / "s.sqlite") as store:
+        load_snapshot(snap, store)
+        write(snap / "products.json", [{"identifier": "c"}])
+        load_snapshot(snap, store)
+        assert [p["identifier"] for p in store.iter("products")] == ["c"]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("products.json", "[{", "products.json:1:3: invalid JSON"),
+    ("products.json", "[1]", "item 1 is not a JSON object"),
+    ("products.json", '[{"uuid": "x"}]', "an item has no 'identifier'"),
+    ("prodcuts.json", "[]", "files match no Akeneo endpoint: prodcuts.json"),
+])
+def test_bad_snapshots_are_clear_errors(tmp_path: Path, name: str, content: str, message: str) -> None:
+    write(tmp_path / "snap" / name, content)
+    with Store(tmp_path / "s.sqlite") as store, pytest.raises(SourceError, match=message.replace("[", r"\[")):
+        load_snapshot(tmp_path / "snap", store)
+
+
+def test_run_state_moves_forward_only_after_success(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite") as store:
+        assert store.last_success("job") is None
+        with store.run("job") as started:
+            pass
+        assert store.last_success("job") == started
+        with pytest.raises(RuntimeError), store.run("job"):
+            raise RuntimeError("killed")
+        assert store.last_success("job") == started
+        statuses = [row[0] for row in store.db.execute("SELECT status FROM runs ORDER BY id")]
+        assert statuses == ["succeeded", "failed"]

@@ -1,0 +1,55 @@
+"""The validate stage catches what the XSDs forbid, streams, and needs the XSDs to be there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from transformer import xsd
+from transformer.errors import InvalidOutput, TransformerError
+from transformer.package import write_validated
+
+HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<catalog xmlns="http://www.demandware.com/xml/impex/catalog/2006-10-31" catalog-id="c">'
+
+
+def test_element_order_is_enforced(tmp_path: Path) -> None:
+    bad = HEAD + '<product product-id="p"><display-name xml:lang="x-default">n</display-name><ean>1</ean></product></catalog>'
+    with pytest.raises(InvalidOutput, match="ean"):
+        write_validated(tmp_path / "catalog.xml", [bad])
+    assert not list(tmp_path.iterdir()), "an invalid file must not be left behind, not even a temp file"
+
+
+def test_a_valid_document_streamed_in_tiny_chunks(tmp_path: Path) -> None:
+    doc = HEAD + "".join(f'<product product-id="p{i}"><ean>{i}</ean></product>' for i in range(2000)) + "</catalog>"
+    size = write_validated(tmp_path / "catalog.xml", (doc[i:i + 7] for i in range(0, len(doc), 7)))
+    assert size == len(doc.encode()) and (tmp_path / "catalog.xml").read_text() == doc
+
+
+def test_unknown_root_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidOutput, match="no SFCC schema for root element <inventory>"):
+        write_validated(tmp_path / "x.xml", ['<?xml version="1.0"?><inventory/>'])
+
+
+def test_a_failing_render_leaves_the_previous_file_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "catalog.xml"
+    target.write_text("previous")
+
+    def chunks():
+        yield HEAD
+        raise RuntimeError("renderer crashed")
+
+    with pytest.raises(RuntimeError):
+        write_validated(target, chunks())
+    assert target.read_text() == "previous" and [p.name for p in tmp_path.iterdir()] == ["catalog.xml"]
+
+
+def test_missing_xsds_are_a_clear_error(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SFCC_XSD_DIR", str(tmp_path))
+    with pytest.raises(TransformerError, match="SFCC XSDs not found .* set SFCC_XSD_DIR"):
+        xsd.xsd_dir()
+
+
+def test_every_schema_the_tool_uses_compiles_offline() -> None:
+    for filename in xsd.SCHEMA_BY_ROOT.values():
+        assert xsd.schema(filename) is not None
