@@ -16,6 +16,7 @@ from .pipeline import implemented, run_jobs
 from .rules import DEFAULT_RULE_BY_TYPE, RULES
 from .sources.snapshot import load_snapshot
 from .store import Store
+from .synth import generate
 
 DEFAULT_STORE = ".akeneo-sfcc/store.sqlite"
 
@@ -41,11 +42,17 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
     run.add_argument("--config", type=Path, default=Path("."), help="the config folder (default: .)")
     run.add_argument("--strict", action="store_true", help="exit 1 when any record had errors")
+    run.add_argument("--workers", type=int, default=None, help="processes that map and render (default: one per core)")
 
     load = commands.add_parser("load", help="load a snapshot folder (Akeneo API JSON) into the store")
     load.add_argument("snapshot", type=Path)
     load.add_argument("--store", type=Path, help=f"the store file (default: {DEFAULT_STORE} in the config folder)")
     load.add_argument("--config", type=Path, default=Path("."), help="the config folder (default: .)")
+
+    synth = commands.add_parser("synth", help="write a deterministic synthetic snapshot of N products (demo attribute mix)")
+    synth.add_argument("--products", type=int, required=True, metavar="N")
+    synth.add_argument("--out", type=Path, required=True, help="snapshot folder to write")
+    synth.add_argument("--seed", type=int, default=7)
 
     commands.add_parser("rules", help="list the mapping rules")
     jobs = commands.add_parser("jobs", help="list the declared jobs and chains")
@@ -91,7 +98,7 @@ def cmd_run(args) -> int:
         with Store(store_path) as store:
             if args.demo or args.snapshot:
                 load_snapshot(demo_snapshot() if args.demo else args.snapshot, store)
-            reports = run_jobs(config, args.name, store, args.out)
+            reports = run_jobs(config, args.name, store, args.out, args.workers)
     record_errors = 0
     for report in reports:
         record_errors += len(report.errors)
@@ -108,6 +115,12 @@ def cmd_load(args) -> int:
     with Store(store_path) as store:
         loaded = load_snapshot(args.snapshot, store)
     print(f"{store_path}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(loaded.items())))
+    return 0
+
+
+def cmd_synth(args) -> int:
+    counts = generate(demo_snapshot(), args.out, args.products, args.seed)
+    print(f"{args.out}: {counts['products']} products ({counts['variants']} variants), {counts['product-models']} product models")
     return 0
 
 
@@ -135,7 +148,8 @@ def cmd_jobs(args) -> int:
     return 0
 
 
-COMMANDS = {"validate": cmd_validate, "run": cmd_run, "load": cmd_load, "rules": cmd_rules, "jobs": cmd_jobs}
+COMMANDS = {"validate": cmd_validate, "run": cmd_run, "load": cmd_load, "synth": cmd_synth, "rules": cmd_rules,
+            "jobs": cmd_jobs}
 
 if __name__ == "__main__":
     sys.exit(main())

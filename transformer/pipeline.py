@@ -7,6 +7,9 @@ starts, runs them in order, and moves a job's watermark only when the job succee
 
 from __future__ import annotations
 
+import json
+import os
+from collections import Counter
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -15,14 +18,18 @@ from typing import Callable, Iterator
 
 from markupsafe import Markup
 
-from .config import Config, Job
+from .config import Config, Job, load_config
 from .errors import NotImplementedYet
 from .mapping import ProductMapper
 from .package import write_validated
+from .parallel import batched, ordered_map
 from .render import RecordRenderer, environment, render_document
 from .report import Progress, RunReport
 from .rules import Attribute
 from .store import Store, utc_now
+
+
+CHUNK = 200  # records per unit of work handed to a worker
 
 
 @dataclass
@@ -34,6 +41,7 @@ class JobRun:
     store: Store
     archive: Path  # root of the site-import archive layout
     report: RunReport
+    workers: int = 1
 
     def output_path(self, relative: str) -> Path:
         site = self.config.site
@@ -56,40 +64,73 @@ def option_labels_from(store: Store) -> Callable[[str, str], dict[str, str]]:
     return lambda attribute, code: labels.get((attribute, code), {})
 
 
+class ProductChunks:
+    """Maps and renders chunks of raw store rows into product XML; one per worker process."""
+
+    def __init__(self, config_root: Path, job_id: str, store_path: Path):
+        config = load_config(config_root)
+        job = config.jobs[job_id]
+        with Store(store_path) as store:
+            self.mapper = ProductMapper(job.mappings["products"], config.site, attributes_from(store),
+                                        option_labels_from(store))
+        env = environment(config.templates)
+        self.render = RecordRenderer(env, job.outputs[0].record_template, site=config.site)
+
+    def __call__(self, rows: list[tuple[bool, str]]) -> dict:
+        fragments, errors, counts = [], [], Counter()
+        timings = {"map": 0.0, "render": 0.0}
+        for is_model, raw in rows:
+            started = perf_counter()
+            view, record_errors = self.mapper.map(json.loads(raw), is_model)
+            mapped = perf_counter()
+            timings["map"] += mapped - started
+            errors += [e.as_dict() for e in record_errors]
+            if view is None:
+                counts["skipped"] += 1
+                continue
+            counts["product_models" if is_model else "products"] += 1
+            fragments.append(self.render(view))
+            timings["render"] += perf_counter() - mapped
+        return {"xml": "".join(fragments), "errors": errors, "counts": counts, "timings": timings}
+
+
+_chunks: ProductChunks | None = None
+
+
+def _start_worker(*args) -> None:
+    global _chunks
+    _chunks = ProductChunks(*args)
+
+
+def _product_chunk(rows: list[tuple[bool, str]]) -> dict:
+    return _chunks(rows)
+
+
 def master_catalog(run: JobRun) -> None:
-    """Products and product models as SFCC master catalog products."""
-    store, report, site = run.store, run.report, run.config.site
+    """Products and product models as SFCC master catalog products, mapped and rendered on all cores."""
+    store, report, site, output = run.store, run.report, run.config.site, run.job.outputs[0]
     started = perf_counter()
-    mapper = ProductMapper(run.job.mappings["products"], site, attributes_from(store), option_labels_from(store))
-    env = environment(run.config.templates)
+    setup = (run.config.root, run.job.id, store.path)
+    ProductChunks(*setup)  # configuration errors surface here, before any worker starts
     run.time("setup", started)
-    output = run.job.outputs[0]
-    render_record = RecordRenderer(env, output.record_template, site=site)
-    progress = Progress(run.job.id, store.count("product-models") + store.count("products"))
+    total = store.count("product-models") + store.count("products")
+    workers = run.workers if total > CHUNK * run.workers else 1
+    rows = chain(((True, raw) for raw in store.iter_raw("product-models")),
+                 ((False, raw) for raw in store.iter_raw("products")))
+    progress = Progress(run.job.id, total)
 
     def records() -> Iterator[Markup]:
-        items = chain(((m, True) for m in store.iter("product-models")), ((p, False) for p in store.iter("products")))
-        while True:
-            started = perf_counter()
-            item = next(items, None)
-            run.time("read", started)
-            if item is None:
-                return
-            started = perf_counter()
-            view, errors = mapper.map(*item)
-            run.time("map", started)
-            report.errors += [e.as_dict() for e in errors]
-            progress.advance()
-            if view is None:
-                report.counts["skipped"] += 1
-                continue
-            report.counts["product_models" if view.is_model else "products"] += 1
-            started = perf_counter()
-            fragment = render_record(view)
-            run.time("render", started)
-            yield fragment
+        for result in ordered_map(_product_chunk, batched(rows, CHUNK), workers, _start_worker, setup):
+            report.errors += result["errors"]
+            report.counts.update(result["counts"])
+            for stage, seconds in result["timings"].items():
+                report.timings[stage] = report.timings.get(stage, 0.0) + seconds
+            progress.advance(sum(result["counts"].values()))
+            if result["xml"]:
+                yield Markup(result["xml"])
 
     path = run.output_path(output.path)
+    env = environment(run.config.templates)
     try:
         size = write_validated(path, render_document(env, output.template, records(), site=site), report.timings)
     finally:
@@ -115,8 +156,10 @@ def check_runnable(config: Config, job_ids: tuple[str, ...]) -> None:
         raise NotImplementedYet(f"not implemented yet: {names}")
 
 
-def run_jobs(config: Config, name: str, store: Store, out: Path) -> list[RunReport]:
-    """Run a job, alias or chain; reports are written to out/reports/<job>.json."""
+def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | None = None) -> list[RunReport]:
+    """Run a job, alias or chain on `workers` processes (default: one per core);
+    reports are written to out/reports/<job>.json."""
+    workers = workers or os.cpu_count() or 1
     job_ids = config.resolve(name)
     check_runnable(config, job_ids)
     reports = []
@@ -127,7 +170,7 @@ def run_jobs(config: Config, name: str, store: Store, out: Path) -> list[RunRepo
         started = perf_counter()
         try:
             with store.run(job.id):
-                ENGINES[job.engine][0](JobRun(config, job, store, out / "site-import", report))
+                ENGINES[job.engine][0](JobRun(config, job, store, out / "site-import", report, workers))
             report.status = "succeeded_with_errors" if report.errors else "succeeded"
         except BaseException:
             report.status = "failed"

@@ -1,7 +1,7 @@
 """The render stage: Jinja templates turn view models into SFCC XML, streamed in chunks.
 
-Templates autoescape, fail on undefined names, and every value they print passes through
-`xml_safe`, so no PIM text can produce a character XML 1.0 forbids.
+Templates autoescape and fail on undefined names. The values they print are already XML-safe:
+the map stage passes every rule output through `sfcc.xml_safe`.
 """
 
 from __future__ import annotations
@@ -12,11 +12,6 @@ from typing import Iterable, Iterator
 import jinja2
 from markupsafe import Markup
 
-from .sfcc import xml_safe
-
-
-def _finalize(value: object) -> object:
-    return xml_safe(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
 def environment(templates: Path) -> jinja2.Environment:
@@ -24,7 +19,6 @@ def environment(templates: Path) -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(templates)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
-        finalize=_finalize,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

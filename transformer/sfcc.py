@@ -61,19 +61,22 @@ SYSTEM_BY_NAME = {a.name: a for a in SYSTEM_ATTRIBUTES}
 SITEMAP_FREQUENCIES = ("always", "hourly", "daily", "weekly", "monthly", "yearly", "never")
 PRODUCT_ID_MAX = 100
 
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-_XML_ILLEGAL_SPACES = re.compile("[\x0b\x0c]")
+# Characters XML 1.0 cannot carry (C0 controls but tab/LF/CR; surrogates; U+FFFE, U+FFFF), and CR,
+# which a parser would turn into LF anyway.
+_NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\r\ufffe\uffff\ud800-\udfff]")
+_XML_SPACING = {"\x0b": " ", "\x0c": " ", "\r": "\n"}
 _DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _INTEGER = re.compile(r"^-?[0-9]+$")
 _DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$")
 
 
 def xml_safe(text: str) -> str:
-    """Text XML 1.0 carries unchanged: characters it forbids (C0 controls but tab/LF/CR,
-    surrogates, U+FFFE/U+FFFF) removed, vertical tabs and form feeds (PIM spacing) made spaces,
-    and line ends made LF, as an XML parser would read them anyway."""
-    text = _XML_ILLEGAL_SPACES.sub(" ", _XML_ILLEGAL.sub("", text))
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+    """Text XML 1.0 carries unchanged: forbidden characters removed, vertical tabs and form
+    feeds (PIM spacing) made spaces, line ends made LF: `"a\x0bb\x00\r\n"` -> `"a b\n"`."""
+    if _NOT_XML_TEXT.search(text) is None:
+        return text  # the common case: one scan, no copy
+    text = text.replace("\r\n", "\n")
+    return _NOT_XML_TEXT.sub(lambda match: _XML_SPACING.get(match.group(), ""), text)
 
 
 def product_id_problem(product_id: object) -> str | None:

@@ -1,0 +1,39 @@
+"""Ordered, bounded fan-out of chunks of work to worker processes.
+
+Results come back in input order (documents must be deterministic), and at most `window`
+chunks are in flight, so a catalog of any size never piles up in memory.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from itertools import islice
+from typing import Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of `size` items (the last one shorter)."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int,
+                initializer: Callable[..., None], initargs: tuple, window_per_worker: int = 4) -> Iterator[R]:
+    """`map(fn, items)` on `workers` processes set up by `initializer(*initargs)`; in-process when workers <= 1."""
+    if workers <= 1:
+        initializer(*initargs)
+        yield from map(fn, items)
+        return
+    with multiprocessing.get_context().Pool(workers, initializer, initargs) as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.apply_async(fn, (item,)))
+            if len(pending) >= workers * window_per_worker:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
