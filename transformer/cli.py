@@ -74,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted: nothing was half-written; run again to redo the job", file=sys.stderr)
         return 130

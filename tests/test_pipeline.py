@@ -1,0 +1,75 @@
+"""The pipeline end to end on a generated catalog: worker processes change nothing in the output,
+memory-bounded chunking keeps every record, and the run state follows success."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from lxml import etree
+
+from transformer.cli import demo_snapshot, main
+from transformer.config import load_config
+from transformer.pipeline import run_jobs
+from transformer.report import Progress
+from transformer.sources.snapshot import load_snapshot
+from transformer.store import Store
+from transformer.synth import generate
+
+from conftest import ROOT
+
+
+def test_workers_write_the_same_bytes_as_one_process(tmp_path: Path) -> None:
+    counts = generate(demo_snapshot(), tmp_path / "snap", 900)
+    config = load_config(ROOT)
+    with Store(tmp_path / "store.sqlite") as store:
+        load_snapshot(tmp_path / "snap", store)
+        serial = run_jobs(config, "full-import-master", store, tmp_path / "one", workers=1)[0]
+        parallel = run_jobs(config, "full-import-master", store, tmp_path / "two", workers=2)[0]
+        assert store.last_success("full-import-master") is not None
+    path = Path("site-import/catalogs/akeneo-master/catalog.xml")
+    assert (tmp_path / "one" / path).read_bytes() == (tmp_path / "two" / path).read_bytes()
+    assert serial.counts == parallel.counts == {"products": 900, "product_models": counts["product-models"]}
+    ids = etree.parse(str(tmp_path / "two" / path)).xpath("//*[local-name()='product']/@product-id")
+    assert len(ids) == len(set(ids)) == 900 + counts["product-models"]
+
+
+def test_synthetic_catalog_is_deterministic_with_a_third_variants(tmp_path: Path) -> None:
+    first = generate(demo_snapshot(), tmp_path / "a", 300)
+    generate(demo_snapshot(), tmp_path / "b", 300)
+    assert (tmp_path / "a" / "products.jsonl").read_bytes() == (tmp_path / "b" / "products.jsonl").read_bytes()
+    assert first["products"] == 300 and 0.28 < first["variants"] / 300 < 0.38
+    parents = {json.loads(line)["code"] for line in (tmp_path / "a" / "product-models.jsonl").open()}
+    variants = [json.loads(line) for line in (tmp_path / "a" / "products.jsonl").open()]
+    assert all(p["parent"] in parents for p in variants if p["parent"])
+
+
+def test_a_failed_run_leaves_the_watermark_where_it_was(tmp_path: Path, capsys) -> None:
+    store = tmp_path / "store.sqlite"
+    assert main(["load", str(demo_snapshot()), "--store", str(store)]) == 0
+    args = ["run", "full-import-master", "--store", str(store), "--config", str(ROOT)]
+    assert main(args + ["--out", str(tmp_path / "ok")]) == 0
+    with Store(store) as opened:
+        before = opened.last_success("full-import-master")
+    blocker = tmp_path / "blocked"
+    blocker.write_text("a file where the output folder should be")
+    assert main(args + ["--out", str(blocker)]) == 1
+    assert capsys.readouterr().err.startswith("error: Not a directory: ")
+    with Store(store) as opened:
+        assert opened.last_success("full-import-master") == before
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_shows_on_a_terminal_only() -> None:
+    terminal, pipe = _Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        progress = Progress("job", 10, stream)
+        progress.shown -= 1  # as if the last update was a second ago
+        progress.advance(4)
+        progress.close()
+    assert "job: 4/10 records" in terminal.getvalue() and pipe.getvalue() == ""
