@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from .config import Field, ProductMapping, Site, hint
+from .config import ProductMapping, Site, hint
 from .errors import ConfigError, ConfigProblem
 from .rules import DEFAULT_RULE_BY_PROPERTY, DEFAULT_RULE_BY_TYPE, RULES, Attribute, Rule, RuleContext, RuleError
-from .sfcc import SYSTEM_ATTRIBUTES, product_id_problem, system_value_problem, xml_safe
+from .sfcc import SYSTEM_BY_NAME, SystemAttribute, product_id_problem, system_value_problem, xml_safe
 
 X_DEFAULT = "x-default"
 Localized = list[tuple[str, str]]  # (xml:lang, text), x-default first
@@ -45,7 +45,8 @@ class ProductView:
 
 @dataclass(frozen=True)
 class _Plan:
-    """How one PIM attribute becomes a custom attribute."""
+    """How one PIM attribute (or product property) is read: its rule and arguments, and for a
+    custom attribute the SFCC id it is written to (for a system field source: the code read)."""
 
     id: str
     attribute: Attribute
@@ -88,7 +89,7 @@ class ProductMapper:
         self.attributes = attributes
         self.option_labels = option_labels
         self._check_sources()
-        self.system = [(attribute, f) for attribute, f in mapping.system]
+        self.system = self._system_plans()
         self.plans = self._plans()
         self._contexts: dict[tuple[str, str | None], RuleContext] = {}
 
@@ -104,6 +105,23 @@ class ProductMapper:
                                                   f"the PIM has no attribute '{source}'{hint(source, self.attributes)}"))
         if problems:
             raise ConfigError(problems)
+
+    def _system_plans(self) -> list[tuple[SystemAttribute, tuple[_Plan, ...], object]]:
+        """Per system field: its source plans (shared between fields reading the same way) and default."""
+        shared: dict[tuple, _Plan] = {}
+        plans = []
+        for attribute, f in self.mapping.system:
+            sources = []
+            for source in f.sources:
+                pim_attribute = self.attributes.get(source) or Attribute(source, "property")
+                rule = f.rule or RULES[DEFAULT_RULE_BY_TYPE.get(pim_attribute.type) or DEFAULT_RULE_BY_PROPERTY.get(source, "text")]
+                key = (source, rule.name, tuple(sorted(f.args.items())))
+                sources.append(shared.setdefault(key, _Plan(source, pim_attribute, rule, dict(f.args))))
+            default = f.default
+            if default is not None and attribute.kind == "localized":
+                default = [(X_DEFAULT, default)]
+            plans.append((attribute, tuple(sources), default))
+        return plans
 
     def _plans(self) -> dict[str, _Plan]:
         mapping = self.mapping
@@ -143,10 +161,11 @@ class ProductMapper:
             return None, [RecordError(str(record_id), "identifier", problem)]
         errors: list[RecordError] = []
         values = item.get("values") or {}
-        view = ProductView(record_id, is_model, {a.name: None for a in SYSTEM_ATTRIBUTES})
-        for attribute, f in self.system:
+        view = ProductView(record_id, is_model, dict.fromkeys(SYSTEM_BY_NAME))
+        computed: dict[int, dict] = {}  # per source plan: a source read by two fields is read once
+        for attribute, sources, default in self.system:
             try:
-                view.system[attribute.name] = self._system_value(attribute, f, item, values, is_model)
+                view.system[attribute.name] = self._system_value(attribute, sources, default, item, values, computed)
             except RuleError as exc:
                 errors.append(RecordError(record_id, attribute.name, str(exc)))
         for code, entries in values.items():
@@ -159,19 +178,19 @@ class ProductMapper:
                 errors.append(RecordError(record_id, code, str(exc)))
         return view, errors
 
-    def _system_value(self, attribute, f: Field, item: dict, values: dict, is_model: bool):
+    def _system_value(self, attribute: SystemAttribute, sources, default, item: dict, values: dict, computed: dict):
         localized = attribute.kind == "localized"
         result: Localized | Value | None = [] if localized else None
-        for source in f.sources:
-            found = self._field_value(source, f, item, values, is_model, localized)
+        for plan in sources:
+            by_locale = computed.get(id(plan))
+            if by_locale is None:
+                by_locale = computed[id(plan)] = self._source_value(plan, item, values)
             if localized:
-                result = _merge_localized(result, found)
+                result = _merge_localized(result, localize(by_locale, self.languages, self.site.default_locale))
             elif result in (None, "", []):
-                result = found
-        if not result and f.default is not None:
-            result = [(X_DEFAULT, f.default)] if localized else f.default
+                result = _single(by_locale, self.site.default_locale)
         if not result:
-            return None
+            return default
         for _, text in (result if localized else [(None, result)]):
             problem = system_value_problem(attribute, text) if isinstance(text, str) else \
                 f"gives {len(text)} values where SFCC takes one"
@@ -179,42 +198,41 @@ class ProductMapper:
                 raise RuleError(problem)
         return result
 
-    def _field_value(self, source: str, f: Field, item: dict, values: dict, is_model: bool, localized: bool):
-        attribute = self.attributes.get(source)
-        if attribute is None:  # a product property such as `enabled`
-            attribute = Attribute(source, "property")
-            data = item.get("code") if source == "identifier" and is_model else item.get(source)
+    def _source_value(self, plan: _Plan, item: dict, values: dict) -> dict[str | None, Value]:
+        if plan.attribute.type == "property":  # a product property such as `enabled`
+            data = item.get("code") if plan.id == "identifier" and "code" in item else item.get(plan.id)
             entries = [] if data in (None, "", []) else [(None, data)]
-            rule = f.rule or RULES[DEFAULT_RULE_BY_PROPERTY[source]]
         else:
-            entries = select_scope(values.get(source, ()), self.site.channel)
-            rule = f.rule or RULES[DEFAULT_RULE_BY_TYPE.get(attribute.type, "text")]
-        by_locale = self._apply(rule, f.args, attribute, entries)
-        if localized:
-            return localize(by_locale, self.languages, self.site.default_locale)
-        if None in by_locale:
-            return by_locale[None]
-        return by_locale.get(self.site.default_locale) or next(iter(by_locale.values()), None)
+            entries = select_scope(values.get(plan.id, ()), self.site.channel)
+        return self._apply(plan, entries)
 
-    def _apply(self, rule: Rule, args, attribute: Attribute, entries) -> dict[str | None, Value]:
+    def _apply(self, plan: _Plan, entries) -> dict[str | None, Value]:
         """Rule results per PIM locale (None for a value without locale)."""
         out: dict[str | None, Value] = {}
-        if rule.per_locale and entries and entries[0][0] is None:
+        if plan.rule.per_locale and entries and entries[0][0] is None:
             # One value, but its text differs per language (option labels).
             entries = [(locale, entries[0][1]) for locale in self.languages]
+        fn, args, attribute = plan.rule.fn, plan.args, plan.attribute
         for locale, data in entries:
             if locale is not None and locale not in self.languages:
                 continue
-            value = _xml_text(rule(data, self._ctx(attribute, locale), args))
+            value = _xml_text(fn(data, self._ctx(attribute, locale), **args))
             if value not in (None, "", []):
                 out[locale] = value
         return out
 
     def _custom_values(self, plan: _Plan, entries: list[dict]) -> list[tuple[str, str | None, Value]]:
-        by_locale = self._apply(plan.rule, plan.args, plan.attribute, select_scope(entries, self.site.channel))
+        by_locale = self._apply(plan, select_scope(entries, self.site.channel))
         if None in by_locale:
             return [(plan.id, None, by_locale[None])]
         return [(plan.id, lang, value) for lang, value in localize(by_locale, self.languages, self.site.default_locale)]
+
+
+def _single(by_locale: dict[str | None, Value], default_locale: str) -> Value | None:
+    """One value for a field SFCC does not localize: the unlocalized one, else the default locale's."""
+    if None in by_locale:
+        return by_locale[None]
+    return by_locale.get(default_locale) or next(iter(by_locale.values()), None)
 
 
 def _xml_text(value: Value | None) -> Value | None:
