@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from time import perf_counter
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from .xsd import StreamValidator
 
@@ -21,29 +21,15 @@ def write_validated(path: Path, chunks: Iterable[str], timings: dict[str, float]
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     validator = StreamValidator(str(path))
-    spent = 0.0
-    size = 0
-    pending: list[bytes] = []
-    pending_size = 0
+    size, spent = 0, 0.0
     try:
         with open(temporary, "wb") as handle:
-            def flush() -> None:
-                nonlocal spent, pending, pending_size
-                data = b"".join(pending)
-                pending, pending_size = [], 0
-                handle.write(data)
+            for block in _blocks(chunks):
+                handle.write(block)
+                size += len(block)
                 started = perf_counter()
-                validator.feed(data)
+                validator.feed(block)
                 spent += perf_counter() - started
-
-            for chunk in chunks:
-                encoded = chunk.encode("utf-8")
-                pending.append(encoded)
-                pending_size += len(encoded)
-                size += len(encoded)
-                if pending_size >= BUFFER:
-                    flush()
-            flush()
             started = perf_counter()
             validator.close()
             spent += perf_counter() - started
@@ -51,11 +37,25 @@ def write_validated(path: Path, chunks: Iterable[str], timings: dict[str, float]
             os.fsync(handle.fileno())
         os.replace(temporary, path)
     finally:
-        if temporary.exists():
-            temporary.unlink()
+        temporary.unlink(missing_ok=True)
     if timings is not None:
         timings["validate"] = timings.get("validate", 0.0) + spent
     return size
+
+
+def _blocks(chunks: Iterable[str]) -> Iterator[bytes]:
+    """Template output (many small strings) as UTF-8 blocks of about BUFFER bytes."""
+    pending: list[bytes] = []
+    pending_size = 0
+    for chunk in chunks:
+        encoded = chunk.encode("utf-8")
+        pending.append(encoded)
+        pending_size += len(encoded)
+        if pending_size >= BUFFER:
+            yield b"".join(pending)
+            pending, pending_size = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -103,9 +103,6 @@ class Store:
     def count(self, kind: str) -> int:
         return self.db.execute("SELECT COUNT(*) FROM entities WHERE kind = ?", (kind,)).fetchone()[0]
 
-    def counts(self) -> dict[str, int]:
-        return dict(self.db.execute("SELECT kind, COUNT(*) FROM entities GROUP BY kind ORDER BY kind"))
-
     # -- run state ----------------------------------------------------------------------
 
     def last_success(self, job: str) -> str | None:
