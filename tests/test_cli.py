@@ -57,16 +57,28 @@ def test_unknown_job_suggests_a_name(capsys, tmp_path: Path) -> None:
     assert code == 1 and "no job or chain named 'full-import-mastr' (did you mean 'full-import-master'?)" in err
 
 
-def test_run_without_a_store_explains_what_to_do(capsys, tmp_path: Path) -> None:
-    code, _, err = run(capsys, "run", "full-import-master", "--store", str(tmp_path / "none.sqlite"), "--config", str(ROOT))
-    assert code == 1 and "no store at" in err and "akeneo-sfcc load" in err
+def test_offline_run_without_a_store_explains_what_to_do(capsys, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "run", "full-import-master", "--offline", "--store", str(tmp_path / "none.sqlite"),
+                       "--config", str(ROOT))
+    assert code == 1 and "no store at" in err and "akeneo-sfcc pull" in err
+
+
+def test_run_without_pim_settings_names_what_is_missing(capsys, tmp_path: Path, monkeypatch) -> None:
+    for name in ("AKENEO_URL", "AKENEO_CLIENT_ID", "AKENEO_SECRET", "AKENEO_USERNAME", "AKENEO_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AKENEO_URL", "http://127.0.0.1:9")
+    code, _, err = run(capsys, "run", "full-import-master", "--store", str(tmp_path / "s.sqlite"), "--config", str(ROOT))
+    assert code == 1
+    assert err == ("error: no PIM connection: set AKENEO_CLIENT_ID, AKENEO_SECRET, AKENEO_USERNAME, AKENEO_PASSWORD "
+                   "(environment or .env)\n")
 
 
 def test_load_then_run_from_the_store(capsys, tmp_path: Path) -> None:
     store = tmp_path / "store.sqlite"
     code, out, _ = run(capsys, "load", str(ROOT / "transformer" / "demo" / "pim"), "--store", str(store))
     assert code == 0 and "products" in out
-    code, _, _ = run(capsys, "run", "full-import-master", "--store", str(store), "--out", str(tmp_path / "out"), "--config", str(ROOT))
+    code, _, _ = run(capsys, "run", "full-import-master", "--offline", "--store", str(store), "--out", str(tmp_path / "out"),
+                     "--config", str(ROOT))
     assert code == 0
 
 

@@ -48,7 +48,7 @@ def test_synthetic_catalog_is_deterministic_with_a_third_variants(tmp_path: Path
 def test_a_failed_run_leaves_the_watermark_where_it_was(tmp_path: Path, capsys) -> None:
     store = tmp_path / "store.sqlite"
     assert main(["load", str(demo_snapshot()), "--store", str(store)]) == 0
-    args = ["run", "full-import-master", "--store", str(store), "--config", str(ROOT)]
+    args = ["run", "full-import-master", "--offline", "--store", str(store), "--config", str(ROOT)]
     assert main(args + ["--out", str(tmp_path / "ok")]) == 0
     with Store(store) as opened:
         before = opened.last_success("full-import-master")

@@ -14,6 +14,8 @@ from .config import load_config
 from .errors import ConfigError, TransformerError
 from .pipeline import implemented, run_jobs
 from .rules import DEFAULT_RULE_BY_TYPE, RULES
+from .sources.akeneo import AkeneoClient, Connection
+from .sources.pull import JobPuller
 from .sources.snapshot import load_snapshot
 from .store import Store
 from .synth import generate
@@ -38,11 +40,21 @@ def parser() -> argparse.ArgumentParser:
     source = run.add_mutually_exclusive_group()
     source.add_argument("--demo", action="store_true", help="run on the embedded demo PIM")
     source.add_argument("--store", type=Path, help=f"the store file (default: {DEFAULT_STORE} in the config folder)")
-    source.add_argument("--snapshot", type=Path, help="load this snapshot folder into a fresh store first")
+    source.add_argument("--snapshot", type=Path, help="load this snapshot folder into a fresh store first (no pull)")
     run.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
     run.add_argument("--config", type=Path, default=Path("."), help="the config folder (default: .)")
     run.add_argument("--strict", action="store_true", help="exit 1 when any record had errors")
     run.add_argument("--workers", type=int, default=None, help="processes that map and render (default: one per core)")
+    run.add_argument("--offline", action="store_true", help="use the store as it is: do not pull from the PIM first")
+    run.add_argument("--concurrency", type=int, default=4, help="connections to the PIM (default: 4, Akeneo's advice)")
+
+    pull = commands.add_parser("pull", help="sync the store from the PIM (AKENEO_* environment variables or .env)")
+    pull.add_argument("name", nargs="?", default=None, metavar="JOB|NUMBER|CHAIN",
+                      help="pull what these jobs read (default: every job)")
+    pull.add_argument("--store", type=Path, help=f"the store file (default: {DEFAULT_STORE} in the config folder)")
+    pull.add_argument("--out", type=Path, default=Path("out"), help="output folder for media files (default: out)")
+    pull.add_argument("--config", type=Path, default=Path("."), help="the config folder (default: .)")
+    pull.add_argument("--concurrency", type=int, default=4, help="connections to the PIM (default: 4)")
 
     load = commands.add_parser("load", help="load a snapshot folder (Akeneo API JSON) into the store")
     load.add_argument("snapshot", type=Path)
@@ -92,18 +104,20 @@ def cmd_validate(args) -> int:
 
 def cmd_run(args) -> int:
     config = load_config(args.config)
+    local = args.demo or args.snapshot
+    puller = None if local or args.offline else JobPuller(client(args), config.site.master_catalog)
     with tempfile.TemporaryDirectory(prefix="akeneo-sfcc-") as scratch:
-        if args.demo or args.snapshot:
+        if local:
             store_path = Path(scratch, "store.sqlite")
         else:
             store_path = args.store or args.config / DEFAULT_STORE
-            if not store_path.is_file():
-                raise TransformerError(f"no store at {store_path}: load one with `akeneo-sfcc load SNAPSHOT`, "
-                                       "or run with --demo or --snapshot")
+            if args.offline and not store_path.is_file():
+                raise TransformerError(f"no store at {store_path}: fill one with `akeneo-sfcc pull` or "
+                                       "`akeneo-sfcc load SNAPSHOT`, or run with --demo or --snapshot")
         with Store(store_path) as store:
-            if args.demo or args.snapshot:
+            if local:
                 load_snapshot(demo_snapshot() if args.demo else args.snapshot, store)
-            reports = run_jobs(config, args.name, store, args.out, args.workers)
+            reports = run_jobs(config, args.name, store, args.out, args.workers, puller)
     record_errors = 0
     for report in reports:
         record_errors += len(report.errors)
@@ -113,6 +127,26 @@ def cmd_run(args) -> int:
         if report.errors:
             print(f"  {len(report.errors)} record error(s), see {args.out / 'reports' / (report.job + '.json')}")
     return 1 if args.strict and record_errors else 0
+
+
+def client(args) -> AkeneoClient:
+    return AkeneoClient(Connection.from_env(dotenv=args.config / ".env"), concurrency=args.concurrency)
+
+
+def cmd_pull(args) -> int:
+    config = load_config(args.config)
+    job_ids = config.resolve(args.name) if args.name else tuple(config.jobs)
+    puller = JobPuller(client(args), config.site.master_catalog)
+    with Store(args.store or args.config / DEFAULT_STORE) as store:
+        for job_id in job_ids:
+            job = config.jobs[job_id]
+            since = store.last_success(job.id) if job.mode == "differential" else None
+            pulled = puller(job, store, since, args.out / "site-import")
+            items = ", ".join(f"{n} {kind}" for kind, n in pulled["items"].items())
+            print(f"{job.id}: {items or 'nothing new'}"
+                  + (f"; {pulled['downloaded']} files downloaded, {pulled['unchanged']} unchanged" if pulled["downloaded"] or pulled["unchanged"] else "")
+                  + (f"; {len(pulled['download_errors'])} downloads failed" if pulled["download_errors"] else ""))
+    return 0
 
 
 def cmd_load(args) -> int:
@@ -153,7 +187,7 @@ def cmd_jobs(args) -> int:
     return 0
 
 
-COMMANDS = {"validate": cmd_validate, "run": cmd_run, "load": cmd_load, "synth": cmd_synth, "rules": cmd_rules,
+COMMANDS = {"validate": cmd_validate, "run": cmd_run, "pull": cmd_pull, "load": cmd_load, "synth": cmd_synth, "rules": cmd_rules,
             "jobs": cmd_jobs}
 
 if __name__ == "__main__":

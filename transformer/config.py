@@ -41,6 +41,7 @@ ENGINES: dict[str, str] = {
 
 MAPPING_SCHEMAS = {role: f"{role}.schema.json" for role in ("products", "categories", "prices", "assets", "content")}
 OUTPUT_PLACEHOLDERS = ("master_catalog", "storefront_catalog", "library", "site")
+DOWNLOADABLE = ("media-files", "assets")
 PRODUCT_PROPERTIES = frozenset(DEFAULT_RULE_BY_PROPERTY)
 
 
@@ -109,6 +110,8 @@ class Source:
     scope: str | None
     locales: tuple[str, ...]
     attributes: tuple[str, ...]
+    download: bool = False
+    download_errors: str = "report"
 
 
 @dataclass(frozen=True)
@@ -275,8 +278,16 @@ class _Loader:
         endpoint = ENDPOINTS.get(name) if isinstance(name, str) else None
         if isinstance(name, str) and endpoint is None:
             self.add(jobs_file, where + ("endpoint",), f"unknown endpoint '{name}'{hint(name, ENDPOINTS)}")
+        if spec.get("download") and name not in DOWNLOADABLE:
+            self.add(jobs_file, where + ("download",), f"endpoint '{name}' has no binaries to download "
+                     f"(only {', '.join(DOWNLOADABLE)})")
+        if endpoint is not None and not endpoint.filtered:
+            for key in ("search", "scope", "locales", "attributes"):
+                if key in spec:
+                    self.add(jobs_file, where + (key,), f"endpoint '{name}' takes no '{key}' filter")
         return Source(endpoint, frozen(spec.get("search")), spec.get("scope"),
-                      tuple(_list(spec.get("locales"))), tuple(_list(spec.get("attributes"))))
+                      tuple(_list(spec.get("locales"))), tuple(_list(spec.get("attributes"))),
+                      bool(spec.get("download")), spec.get("download_errors", "report"))
 
     def output(self, spec: dict, where: tuple, jobs_file: Loaded) -> Output:
         for key in ("template", "record_template"):

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
+
+SELECT_TYPES = frozenset({"pim_catalog_simpleselect", "pim_catalog_multiselect"})
+OPTION_TYPES = frozenset({"single_option", "multiple_options"})
 
 
 @dataclass(frozen=True)
@@ -18,8 +22,21 @@ class Endpoint:
     name: str
     path: str
     key: str = "code"
-    paging: str = "offset"  # offset | search_after | cursor | single
+    paging: str = "offset"  # offset | search_after | cursor | single (one unpaged list or object)
     description: str = ""
+    owner: str | None = None  # the endpoint whose items own this one's ({parent}/{child} codes)
+    owner_types: frozenset[str] = frozenset()  # only owners of these `type`s have items here
+    filtered: bool = False  # takes `search`, `updated` deltas and value parameters
+
+    def owner_keys(self, owners: list[tuple[str, dict]]) -> list[str]:
+        """Parent keys of this endpoint's items, from its owners' stored (parent, item) rows."""
+        return [f"{parent}/{item[ENDPOINTS[self.owner].key]}" if parent else item[ENDPOINTS[self.owner].key]
+                for parent, item in owners if not self.owner_types or item.get("type") in self.owner_types]
+
+    def list_path(self, parent: str = "") -> str:
+        """The API path (below /api/rest/v1/) listing the items of `parent`."""
+        codes = [quote(code, safe="") for code in parent.split("/")] if parent else []
+        return self.path.format(**dict(zip(("parent", "child"), codes)))
 
     @property
     def pattern(self) -> re.Pattern:
@@ -35,27 +52,32 @@ ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (
     Endpoint("measurement-families", "measurement-families", paging="single", description="Measurement families and units"),
     Endpoint("attribute-groups", "attribute-groups", description="Attribute groups"),
     Endpoint("attributes", "attributes", description="Attributes"),
-    Endpoint("attribute-options", "attributes/{parent}/options", description="Options of select attributes"),
+    Endpoint("attribute-options", "attributes/{parent}/options", description="Options of select attributes",
+             owner="attributes", owner_types=SELECT_TYPES),
     Endpoint("families", "families", description="Families"),
-    Endpoint("family-variants", "families/{parent}/variants", description="Family variants (variation axes)"),
+    Endpoint("family-variants", "families/{parent}/variants", description="Family variants (variation axes)",
+             owner="families"),
     Endpoint("categories", "categories", description="Categories"),
     Endpoint("association-types", "association-types", description="Association types"),
-    Endpoint("product-models", "product-models", paging="search_after", description="Product models"),
-    Endpoint("products", "products", "identifier", "search_after", "Products, by identifier"),
+    Endpoint("product-models", "product-models", paging="search_after", description="Product models", filtered=True),
+    Endpoint("products", "products", "identifier", "search_after", "Products, by identifier", filtered=True),
     Endpoint("media-files", "media-files", description="Media files of image and file attributes"),
     Endpoint("asset-families", "asset-families", paging="cursor", description="Asset families (EE)"),
     Endpoint("asset-family-attributes", "asset-families/{parent}/attributes", paging="single",
-             description="Attributes of asset families (EE)"),
+             description="Attributes of asset families (EE)", owner="asset-families"),
     Endpoint("asset-family-attribute-options", "asset-families/{parent}/attributes/{child}/options", paging="single",
-             description="Options of asset family attributes (EE)"),
-    Endpoint("assets", "asset-families/{parent}/assets", paging="cursor", description="Assets (EE)"),
+             description="Options of asset family attributes (EE)", owner="asset-family-attributes",
+             owner_types=OPTION_TYPES),
+    Endpoint("assets", "asset-families/{parent}/assets", paging="cursor", description="Assets (EE)",
+             owner="asset-families", filtered=True),
     Endpoint("reference-entities", "reference-entities", paging="cursor", description="Reference entities (EE)"),
     Endpoint("reference-entity-attributes", "reference-entities/{parent}/attributes", paging="single",
-             description="Attributes of reference entities (EE)"),
+             description="Attributes of reference entities (EE)", owner="reference-entities"),
     Endpoint("reference-entity-attribute-options", "reference-entities/{parent}/attributes/{child}/options",
-             paging="single", description="Options of reference entity attributes (EE)"),
+             paging="single", description="Options of reference entity attributes (EE)",
+             owner="reference-entity-attributes", owner_types=OPTION_TYPES),
     Endpoint("reference-entity-records", "reference-entities/{parent}/records", paging="cursor",
-             description="Reference entity records (EE)"),
+             description="Reference entity records (EE)", owner="reference-entities", filtered=True),
 )}
 
 

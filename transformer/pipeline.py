@@ -156,9 +156,15 @@ def check_runnable(config: Config, job_ids: tuple[str, ...]) -> None:
         raise NotImplementedYet(f"not implemented yet: {names}")
 
 
-def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | None = None) -> list[RunReport]:
-    """Run a job, alias or chain on `workers` processes (default: one per core);
-    reports are written to out/reports/<job>.json."""
+# Reads a job's sources into the store before it runs: (job, store, UTC start of its last
+# successful run or None, archive root) -> what was read, for the report.
+Prepare = Callable[[Job, Store, "str | None", Path], dict]
+
+
+def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | None = None,
+             prepare: Prepare | None = None) -> list[RunReport]:
+    """Run a job, alias or chain on `workers` processes (default: one per core), each job
+    after `prepare` (a pull from the PIM) when given; reports go to out/reports/<job>.json."""
     workers = workers or os.cpu_count() or 1
     job_ids = config.resolve(name)
     check_runnable(config, job_ids)
@@ -170,6 +176,11 @@ def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | 
         started = perf_counter()
         try:
             with store.run(job.id):
+                if prepare is not None:
+                    since = store.last_success(job.id) if job.mode == "differential" else None
+                    pulled = perf_counter()
+                    report.pull = prepare(job, store, since, out / "site-import")
+                    report.timings["pull"] = perf_counter() - pulled
                 ENGINES[job.engine][0](JobRun(config, job, store, out / "site-import", report, workers))
             report.status = "succeeded_with_errors" if report.errors else "succeeded"
         except BaseException:

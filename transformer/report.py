@@ -25,12 +25,14 @@ class RunReport:
     errors: list[dict] = field(default_factory=list)
     outputs: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    pull: dict | None = None  # what was read from the PIM before the job ran
 
     def as_dict(self) -> dict:
         return {
             "job": self.job, "title": self.title, "mode": self.mode, "status": self.status,
             "started": self.started, "finished": self.finished,
             "counts": dict(sorted(self.counts.items())),
+            **({"pull": self.pull} if self.pull is not None else {}),
             "errors": self.errors,
             "outputs": self.outputs,
             "timings_seconds": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},

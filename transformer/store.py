@@ -23,7 +23,20 @@ CREATE TABLE IF NOT EXISTS entities (
     code    TEXT NOT NULL,
     updated TEXT,
     data    TEXT NOT NULL,
+    pulled  INTEGER,  -- the full pull that last saw the item; older ones are gone from the PIM
     PRIMARY KEY (kind, parent, code)
+);
+CREATE TABLE IF NOT EXISTS cursors (
+    stream   TEXT PRIMARY KEY,  -- endpoint, parent and query of one paged read
+    kind     TEXT NOT NULL,
+    next_url TEXT NOT NULL,
+    pull     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS media (
+    code   TEXT PRIMARY KEY,
+    path   TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size   INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS job_state (
     job                TEXT PRIMARY KEY,
@@ -68,14 +81,60 @@ class Store:
 
     # -- entities ---------------------------------------------------------------------
 
-    def put_many(self, kind: str, items: Iterable[tuple[str, str, dict]]) -> int:
+    def put_many(self, kind: str, items: Iterable[tuple[str, str, dict]], pulled: int | None = None) -> int:
         """Insert or replace `(parent, code, item)` rows of one kind in one transaction."""
-        rows = ((kind, parent, code, item.get("updated"), json.dumps(item, ensure_ascii=False, separators=(",", ":")))
-                for parent, code, item in items)
         with self.db:
-            cursor = self.db.executemany(
-                "INSERT OR REPLACE INTO entities (kind, parent, code, updated, data) VALUES (?, ?, ?, ?, ?)", rows)
-        return cursor.rowcount
+            return self._put(kind, items, pulled)
+
+    def _put(self, kind: str, items: Iterable[tuple[str, str, dict]], pulled: int | None) -> int:
+        rows = ((kind, parent, code, item.get("updated"), json.dumps(item, ensure_ascii=False, separators=(",", ":")), pulled)
+                for parent, code, item in items)
+        return self.db.executemany(
+            "INSERT OR REPLACE INTO entities (kind, parent, code, updated, data, pulled) VALUES (?, ?, ?, ?, ?, ?)",
+            rows).rowcount
+
+    def put_page(self, kind: str, items: Iterable[tuple[str, str, dict]], pulled: int, stream: str,
+                 next_url: str | None) -> int:
+        """Store one page and where the read goes next, together: a killed pull resumes after it."""
+        with self.db:
+            count = self._put(kind, items, pulled)
+            if next_url is None:
+                self.db.execute("DELETE FROM cursors WHERE stream = ?", (stream,))
+            else:
+                self.db.execute("INSERT OR REPLACE INTO cursors (stream, kind, next_url, pull) VALUES (?, ?, ?, ?)",
+                                (stream, kind, next_url, pulled))
+        return count
+
+    def cursor(self, stream: str) -> tuple[str, int] | None:
+        """(next URL, pull) of an interrupted read of `stream`."""
+        row = self.db.execute("SELECT next_url, pull FROM cursors WHERE stream = ?", (stream,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def forget_unseen(self, kind: str, pulled: int) -> int:
+        """After a complete full pull of `kind`: drop the items it did not see (gone from the PIM)."""
+        with self.db:
+            return self.db.execute("DELETE FROM entities WHERE kind = ? AND (pulled IS NULL OR pulled <> ?)",
+                                   (kind, pulled)).rowcount
+
+    def interrupted_pull(self, kind: str) -> int | None:
+        """The pull of `kind` that was interrupted (its cursors remain), to resume under the same number."""
+        row = self.db.execute("SELECT pull FROM cursors WHERE kind = ? LIMIT 1", (kind,)).fetchone()
+        return row[0] if row else None
+
+    def rows(self, kind: str) -> list[tuple[str, dict]]:
+        """(parent, item) of every item of a (small, structural) kind."""
+        return [(parent, json.loads(data)) for parent, data in
+                self.db.execute("SELECT parent, data FROM entities WHERE kind = ? ORDER BY parent, code", (kind,))]
+
+    def media(self, code: str) -> tuple[str, str] | None:
+        """(path, sha256) of a binary downloaded before."""
+        row = self.db.execute("SELECT path, sha256 FROM media WHERE code = ?", (code,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def put_media(self, code: str, path: str, sha256: str, size: int) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO media (code, path, sha256, size) VALUES (?, ?, ?, ?)",
+                            (code, path, sha256, size))
 
     def clear(self, kind: str) -> None:
         with self.db:

@@ -1,0 +1,270 @@
+"""A small, resilient client for the Akeneo REST API.
+
+OAuth2 password grant with refresh ahead of expiry and re-authentication on 401; one pooled
+session with a timeout on every request; retries with exponential backoff and jitter on
+429 (honouring Retry-After), 408, 5xx, dropped connections, timeouts and truncated JSON,
+within a bounded number of tries and a bounded total wait. Our own retry loop rather than
+urllib3's Retry: one policy must also cover 401 re-authentication and malformed bodies, and
+bound the total time spent waiting. Credentials and tokens never appear in errors or logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from ..errors import SourceError
+
+API = "/api/rest/v1/"
+TOKEN_PATH = "/api/oauth/v1/token"
+ENV_VARS = ("AKENEO_URL", "AKENEO_CLIENT_ID", "AKENEO_SECRET", "AKENEO_USERNAME", "AKENEO_PASSWORD")
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where the PIM is and who we are; secrets are left out of repr."""
+
+    url: str
+    client_id: str
+    secret: str = field(repr=False)
+    username: str
+    password: str = field(repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> "Connection":
+        """From AKENEO_* environment variables, completed by a `.env` file when there is one."""
+        values = {}
+        if dotenv is not None and dotenv.is_file():
+            from dotenv import dotenv_values  # python-dotenv: quoting, `export`, comments done right
+
+            values.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+        values.update({k: v for k, v in (os.environ if environ is None else environ).items() if k in ENV_VARS and v})
+        missing = [name for name in ENV_VARS if not values.get(name)]
+        if missing:
+            raise SourceError(f"no PIM connection: set {', '.join(missing)} (environment or .env)")
+        return cls(values["AKENEO_URL"].rstrip("/"), values["AKENEO_CLIENT_ID"], values["AKENEO_SECRET"],
+                   values["AKENEO_USERNAME"], values["AKENEO_PASSWORD"])
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: `attempts` tries per request, waits doubling from `base` up to `cap`
+    seconds (with jitter, or as the server's Retry-After says), `budget` seconds of waiting in all."""
+
+    attempts: int = 6
+    base: float = 1.0
+    cap: float = 30.0
+    budget: float = 300.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after
+        return min(self.cap, self.base * 2 ** attempt) * random.uniform(0.5, 1.0)
+
+
+class _Retryable(Exception):
+    """A failure worth another try; `reason` says what happened, for the final error."""
+
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason, self.retry_after = reason, retry_after
+
+
+class AkeneoClient:
+    """One connection to one PIM; safe to share between threads."""
+
+    def __init__(self, connection: Connection, *, concurrency: int = 4, timeout: tuple[float, float] = (10.0, 60.0),
+                 retry: RetryPolicy = RetryPolicy(), sleep: Callable[[float], None] = time.sleep):
+        self.connection, self.concurrency, self.timeout, self.retry, self.sleep = connection, concurrency, timeout, retry, sleep
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=concurrency)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._lock = threading.Lock()
+        self._access: str | None = None
+        self._refresh: str | None = None
+        self._expires = 0.0
+
+    # -- authentication -----------------------------------------------------------------
+
+    def _token(self, stale: str | None = None) -> str:
+        """A valid access token; refreshed 2 minutes before expiry, or when `stale` was refused."""
+        with self._lock:
+            if self._access is None or self._access == stale or time.monotonic() > self._expires - 120:
+                self._authenticate()
+            return self._access
+
+    def _authenticate(self) -> None:
+        if self._refresh is not None:
+            try:
+                return self._grant({"grant_type": "refresh_token", "refresh_token": self._refresh})
+            except SourceError:
+                pass  # an expired refresh token: fall back to the password grant
+        c = self.connection
+        self._grant({"grant_type": "password", "username": c.username, "password": c.password})
+
+    def _grant(self, body: dict) -> None:
+        c = self.connection
+        response = self._with_retries(TOKEN_PATH, lambda: self._send(
+            "POST", c.url + TOKEN_PATH, TOKEN_PATH, json=body, auth=(c.client_id, c.secret), authenticated=False))
+        if response.status_code != 200:
+            self._refresh = None if body["grant_type"] == "refresh_token" else self._refresh
+            raise SourceError(f"PIM authentication failed at {TOKEN_PATH}: HTTP {response.status_code} "
+                              f"{_message(response)} (check AKENEO_CLIENT_ID, AKENEO_SECRET, AKENEO_USERNAME, AKENEO_PASSWORD)")
+        token = _json(response, TOKEN_PATH)
+        self._access, self._refresh = token["access_token"], token.get("refresh_token")
+        self._expires = time.monotonic() + float(token.get("expires_in", 3600))
+
+    # -- requests -----------------------------------------------------------------------
+
+    def url(self, path_or_url: str) -> str:
+        """An absolute URL on the configured host; `next` links are re-based onto it (proxies
+        may hand out http:// links for an https:// PIM)."""
+        if "://" not in path_or_url:
+            return self.connection.url + (path_or_url if path_or_url.startswith("/") else API + path_or_url)
+        base, link = urlsplit(self.connection.url), urlsplit(path_or_url)
+        return urlunsplit((base.scheme, base.netloc, link.path, link.query, ""))
+
+    def get_json(self, path_or_url: str, params: Mapping[str, str] | None = None) -> object:
+        url = self.url(path_or_url)
+        endpoint = urlsplit(url).path
+        return self._with_retries(endpoint, lambda: _checked_json(self._send("GET", url, endpoint, params=params), endpoint))
+
+    def pages(self, path_or_url: str, params: Mapping[str, str] | None = None) -> Iterator[tuple[list[dict], str | None]]:
+        """(items, next URL or None) per page, following `_links.next`; a bare list is one page."""
+        url: str | None = path_or_url
+        seen: set[str] = set()
+        while url is not None:
+            body = self.get_json(url, params)
+            params = None  # the next link carries the query
+            if isinstance(body, list):
+                yield body, None
+                return
+            if not isinstance(body, dict):
+                raise SourceError(f"{urlsplit(self.url(url)).path}: expected a list page, got {type(body).__name__}")
+            link = ((body.get("_links") or {}).get("next") or {}).get("href")
+            url = self.url(link) if link else None
+            if url is not None and url in seen:
+                raise SourceError(f"{urlsplit(url).path}: the PIM's next link repeats a page already read ({url}); stopped")
+            seen.add(url or "")
+            yield (body.get("_embedded") or {}).get("items", []), url
+
+    def download(self, path_or_url: str, target: Path) -> str:
+        """Stream a binary to `target` atomically; returns its SHA-256."""
+        url = self.url(path_or_url)
+        endpoint = urlsplit(url).path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{threading.get_ident()}.part")
+
+        def attempt() -> str:
+            digest = hashlib.sha256()
+            with self._send("GET", url, endpoint, stream=True, accept="*/*") as response:
+                _raise_for_status(response, endpoint)
+                try:
+                    with open(temporary, "wb") as handle:
+                        for block in response.iter_content(1 << 16):
+                            handle.write(block)
+                            digest.update(block)
+                except (requests.ConnectionError, requests.Timeout) as exc:
+                    raise _Retryable(f"download interrupted ({type(exc).__name__})") from None
+            os.replace(temporary, target)
+            return digest.hexdigest()
+
+        try:
+            return self._with_retries(endpoint, attempt)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def _with_retries(self, endpoint: str, attempt: Callable[[], object]) -> object:
+        waited = 0.0
+        for number in range(self.retry.attempts):
+            try:
+                return attempt()
+            except _Retryable as failure:
+                last = failure
+                pause = self.retry.delay(number, failure.retry_after)
+                if number + 1 == self.retry.attempts or waited + pause > self.retry.budget:
+                    break
+                self.sleep(pause)
+                waited += pause
+        raise SourceError(f"{endpoint}: {last.reason}; gave up after {number + 1} tries and {waited:.0f}s of waiting")
+
+    def _send(self, method: str, url: str, endpoint: str, *, authenticated: bool = True, accept: str = "application/json",
+              **kwargs) -> requests.Response:
+        """One HTTP exchange; transient failures raise _Retryable, a refused token is renewed once."""
+        for _ in range(2):
+            headers = {"Accept": accept}
+            token = self._token() if authenticated else None
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+            try:
+                response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+            except requests.Timeout:
+                raise _Retryable(f"no answer within {self.timeout[1]:.0f}s") from None
+            except requests.ConnectionError as exc:
+                raise _Retryable(f"connection failed ({_cause(exc)})") from None
+            if response.status_code == 401 and authenticated:
+                response.close()
+                self._token(stale=token)
+                continue
+            if response.status_code in RETRY_STATUSES:
+                response.close()
+                raise _Retryable(f"HTTP {response.status_code}", _retry_after(response))
+            return response
+        raise SourceError(f"{endpoint}: HTTP 401 even with a fresh token: the API user may lack permissions")
+
+
+def _checked_json(response: requests.Response, endpoint: str) -> object:
+    _raise_for_status(response, endpoint)
+    try:
+        return response.json()
+    except ValueError:
+        raise _Retryable("the answer was not valid JSON") from None
+
+
+def _json(response: requests.Response, endpoint: str) -> dict:
+    try:
+        return response.json()
+    except ValueError:
+        raise SourceError(f"{endpoint}: the answer was not valid JSON") from None
+
+
+def _raise_for_status(response: requests.Response, endpoint: str) -> None:
+    if response.status_code >= 400:
+        raise SourceError(f"{endpoint}: HTTP {response.status_code} {_message(response)}")
+
+
+def _message(response: requests.Response) -> str:
+    """The PIM's own message ({code, message} or OAuth {error, error_description}), kept short."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    text = body.get("message") or body.get("error_description") or body.get("error") or ""
+    return str(text)[:300]
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers["Retry-After"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _cause(exc: Exception) -> str:
+    text = str(exc.__context__ or exc)
+    return "connection dropped" if "RemoteDisconnected" in text or "Connection aborted" in text else type(exc).__name__
+

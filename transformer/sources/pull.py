@@ -1,0 +1,276 @@
+"""Pull what a job declares from a live PIM into the store.
+
+Endpoints are read owners first (attributes before their options, asset families before
+their assets), each level's reads running concurrently on the client's connections while
+this thread writes every page to the store together with the link to the next page. A
+killed pull therefore resumes at the page it stopped on. A full read replaces what the store
+held of that kind (items the PIM no longer has are dropped once the read is complete); a
+differential read asks only for what changed since the job's last successful run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import re
+import threading
+import time
+import unicodedata
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+
+from ..config import Source, thawed
+from ..endpoints import ENDPOINTS, Endpoint
+from ..errors import SourceError
+from ..store import Store
+from .akeneo import AkeneoClient
+
+# Date formats of the `updated` filter (akeneo-api.md §7): products and models, then assets and records.
+PRODUCT_DATE = "%Y-%m-%d %H:%M:%S"
+ASSET_DATE = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@dataclass
+class PullReport:
+    items: dict[str, int] = field(default_factory=dict)
+    pages: int = 0
+    downloaded: int = 0
+    unchanged: int = 0
+    download_errors: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"items": dict(sorted(self.items.items())), "pages": self.pages, "downloaded": self.downloaded,
+                "unchanged": self.unchanged, "download_errors": self.download_errors}
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One paged read: an endpoint, the owner it lists the items of, and its query."""
+
+    endpoint: Endpoint
+    parent: str
+    params: tuple[tuple[str, str], ...]
+
+    @property
+    def key(self) -> str:
+        query = hashlib.sha1(json.dumps(self.params).encode()).hexdigest()[:16]
+        return f"{self.endpoint.name}|{self.parent}|{query}"
+
+
+def pull(client: AkeneoClient, store: Store, sources: tuple[Source, ...], *, since: str | None = None,
+         media_root: Path | None = None, report: PullReport | None = None) -> PullReport:
+    """Sync the store with the declared sources; `since` (UTC ISO 8601) makes filtered reads differential."""
+    report = report or PullReport()
+    wanted = _with_owners(sources)
+    for depth in sorted({_depth(e) for e in wanted}):
+        level = [(endpoint, source) for endpoint, source in wanted.items() if _depth(endpoint) == depth]
+        _pull_level(client, store, level, since, report)
+    if media_root is not None:
+        _download_all(client, store, [s for s in sources if s.download], media_root, report)
+    return report
+
+
+def _with_owners(sources: tuple[Source, ...]) -> dict[Endpoint, Source | None]:
+    """The declared endpoints plus the owners their reads need (read with no filter)."""
+    wanted: dict[Endpoint, Source | None] = {s.endpoint: s for s in sources}
+    for endpoint in list(wanted):
+        while endpoint.owner is not None:
+            endpoint = ENDPOINTS[endpoint.owner]
+            wanted.setdefault(endpoint, None)
+    return wanted
+
+
+def _depth(endpoint: Endpoint) -> int:
+    return 0 if endpoint.owner is None else 1 + _depth(ENDPOINTS[endpoint.owner])
+
+
+def _pull_level(client: AkeneoClient, store: Store, level, since: str | None, report: PullReport) -> None:
+    reads, generations, full = [], {}, set()
+    for endpoint, source in level:
+        differential = since is not None and endpoint.filtered
+        if not differential:
+            full.add(endpoint)
+        generations[endpoint] = store.interrupted_pull(endpoint.name) or time.time_ns()
+        params = tuple(sorted(_params(endpoint, source, since if differential else None).items()))
+        parents = [""] if endpoint.owner is None else endpoint.owner_keys(store.rows(endpoint.owner))
+        reads += [_Read(endpoint, parent, params) for parent in parents]
+    _run_reads(client, store, reads, generations, report)
+    for endpoint in full:
+        store.forget_unseen(endpoint.name, generations[endpoint])
+
+
+def _params(endpoint: Endpoint, source: Source | None, since: str | None) -> dict[str, str]:
+    """The query of a read: paging, the declared filters, and the engine's `updated` criterion."""
+    params: dict[str, str] = {}
+    if endpoint.paging == "search_after":
+        params.update(pagination_type="search_after", limit="100")
+    elif endpoint.paging == "offset":
+        params["limit"] = "100"
+    if source is None or not endpoint.filtered:
+        return params
+    search = {k: v for k, v in thawed(source.search or {}).items() if k != "updated" or since is None}
+    if since is not None:
+        moment = datetime.fromisoformat(since).astimezone(timezone.utc)
+        fmt = PRODUCT_DATE if endpoint.paging == "search_after" else ASSET_DATE
+        search["updated"] = [{"operator": ">", "value": moment.strftime(fmt)}]
+    if search:
+        params["search"] = json.dumps(search, separators=(",", ":"), sort_keys=True)
+    if source.scope:
+        params["scope" if endpoint.paging == "search_after" else "channel"] = source.scope
+    if source.locales:
+        params["locales"] = ",".join(source.locales)
+    if source.attributes and endpoint.paging == "search_after":
+        params["attributes"] = ",".join(source.attributes)
+    return params
+
+
+def _run_reads(client: AkeneoClient, store: Store, reads: list[_Read], generations: dict, report: PullReport) -> None:
+    """Read concurrently, write here: SQLite stays on this thread, pages flow through a bounded queue."""
+    pages: queue.Queue = queue.Queue(maxsize=2 * client.concurrency)
+    stop = threading.Event()
+    resume = {one.key: cursor[0] for one in reads if (cursor := store.cursor(one.key))}
+
+    def hand_over(message: tuple) -> None:
+        while not stop.is_set():  # never block forever on a writer that has given up
+            try:
+                return pages.put(message, timeout=0.2)
+            except queue.Full:
+                continue
+
+    def read(one: _Read) -> None:
+        try:
+            start, params = (resume[one.key], None) if one.key in resume else (one.endpoint.list_path(one.parent),
+                                                                               dict(one.params))
+            for items, next_url in client.pages(start, params):
+                if stop.is_set():
+                    return
+                hand_over((one, items, next_url))
+        except BaseException as exc:  # noqa: BLE001 - handed to the writing thread
+            hand_over((one, exc, None))
+
+    failure: BaseException | None = None
+    with ThreadPoolExecutor(client.concurrency, thread_name_prefix="pull") as pool:
+        readers = [pool.submit(read, one) for one in reads]
+        try:
+            while True:
+                try:
+                    one, items, next_url = pages.get(timeout=0.1)
+                except queue.Empty:
+                    if all(r.done() for r in readers) and pages.empty():
+                        break
+                    continue
+                if isinstance(items, BaseException):
+                    failure = failure or items
+                    stop.set()
+                elif failure is None:
+                    _write_page(store, one, items, next_url, generations[one.endpoint], report)
+        finally:
+            stop.set()  # also on Ctrl-C: readers stop at their next page
+    if failure is not None:
+        raise failure if isinstance(failure, SourceError) else SourceError(f"pull failed: {failure!r}") from failure
+
+
+def _write_page(store: Store, one: _Read, items: list, next_url: str | None, pulled: int, report: PullReport) -> None:
+    key = one.endpoint.key
+    rows = [(one.parent, item[key], item) for item in items if isinstance(item, dict) and key in item]
+    count = store.put_page(one.endpoint.name, rows, pulled, one.key, next_url)
+    report.items[one.endpoint.name] = report.items.get(one.endpoint.name, 0) + count
+    report.pages += 1
+
+
+# -- media ------------------------------------------------------------------------------
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_path(code: str) -> str:
+    """An ASCII relative path for a media code that cannot leave its folder:
+    `"7/5/8/Fancy Ümlaut (1).JPG"` -> `7/5/8/Fancy_Umlaut_1_.JPG`."""
+    parts = []
+    for part in PurePosixPath(code.replace("\\", "/")).parts:
+        ascii_part = unicodedata.normalize("NFKD", part).encode("ascii", "ignore").decode()
+        cleaned = _UNSAFE.sub("_", ascii_part).strip("._") or "_"
+        parts.append(cleaned)
+    if not parts:
+        raise SourceError(f"media code {code!r} gives no file name")
+    return "/".join(parts)
+
+
+def _download_all(client: AkeneoClient, store: Store, sources: list[Source], root: Path, report: PullReport) -> None:
+    wanted = [item for source in sources for item in _binaries(store, source.endpoint)]
+    todo = []
+    for code, url, folder in wanted:
+        relative = f"{folder}{safe_path(code)}"
+        target = (root / relative).resolve()
+        if not target.is_relative_to(root.resolve()):
+            raise SourceError(f"media code {code!r} would be written outside {root}")
+        known = store.media(code)
+        if known and known[0] == relative and target.is_file() and _sha256(target) == known[1]:
+            report.unchanged += 1
+        else:
+            todo.append((code, url, relative, target))
+    with ThreadPoolExecutor(client.concurrency, thread_name_prefix="download") as pool:
+        results = list(pool.map(lambda job: _download(client, *job), todo))
+    for (code, _, relative, target), (digest, error) in zip(todo, results):
+        if error is not None:
+            report.download_errors.append({"code": code, "message": error})
+            continue
+        store.put_media(code, relative, digest, target.stat().st_size)
+        report.downloaded += 1
+    fail = [s for s in sources if s.download_errors == "fail"]
+    if report.download_errors and fail:
+        raise SourceError(f"{len(report.download_errors)} download(s) failed, first: "
+                          f"{report.download_errors[0]['code']}: {report.download_errors[0]['message']}")
+
+
+def _download(client: AkeneoClient, code: str, url: str, relative: str, target: Path) -> tuple[str | None, str | None]:
+    try:
+        return client.download(url, target), None
+    except SourceError as exc:
+        return None, str(exc)
+
+
+def _binaries(store: Store, endpoint: Endpoint) -> list[tuple[str, str, str]]:
+    """(media code, download path, folder in the archive) of every binary an endpoint's items hold."""
+    if endpoint.name == "media-files":
+        return [(item["code"], f"media-files/{item['code']}/download", "") for _, item in store.rows("media-files")]
+    if endpoint.name == "assets":
+        media_attributes = {(parent, item["code"]) for parent, item in store.rows("asset-family-attributes")
+                            if item.get("type") == "media_file"}
+        return [(value["data"], f"asset-media-files/{value['data']}", "assets/")
+                for family, asset in store.rows("assets") for attribute, values in (asset.get("values") or {}).items()
+                if (family, attribute) in media_attributes
+                for value in values if isinstance(value.get("data"), str) and value["data"]]
+    raise SourceError(f"endpoint '{endpoint.name}' has no binaries to download")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class JobPuller:
+    """Pulls the sources a job declares before it runs; a source read once in this process
+    (by an earlier job of a chain) is not read again."""
+
+    def __init__(self, client: AkeneoClient, master_catalog: str):
+        self.client, self.master_catalog = client, master_catalog
+        self.done: set[str] = set()
+
+    def __call__(self, job, store: Store, since: str | None, archive: Path) -> dict:
+        fresh = [s for s in job.sources if _source_key(s, since) not in self.done]
+        media_root = archive / "catalogs" / self.master_catalog / "static" / "default"
+        report = pull(self.client, store, tuple(fresh), since=since, media_root=media_root)
+        self.done |= {_source_key(s, since) for s in fresh}
+        return report.as_dict()
+
+
+def _source_key(source: Source, since: str | None) -> str:
+    return json.dumps([source.endpoint.name, thawed(source.search), source.scope, source.locales, source.attributes,
+                       source.download, since if source.endpoint.filtered else None], sort_keys=True)
