@@ -94,14 +94,14 @@ class AkeneoClient:
         self._lock = threading.Lock()
         self._access: str | None = None
         self._refresh: str | None = None
-        self._expires = 0.0
+        self._renew_at = 0.0
 
     # -- authentication -----------------------------------------------------------------
 
     def _token(self, stale: str | None = None) -> str:
-        """A valid access token; refreshed 2 minutes before expiry, or when `stale` was refused."""
+        """A valid access token; renewed ahead of expiry, or when `stale` was refused."""
         with self._lock:
-            if self._access is None or self._access == stale or time.monotonic() > self._expires - 120:
+            if self._access is None or self._access == stale or time.monotonic() > self._renew_at:
                 self._authenticate()
             return self._access
 
@@ -124,7 +124,9 @@ class AkeneoClient:
                               f"{_message(response)} (check AKENEO_CLIENT_ID, AKENEO_SECRET, AKENEO_USERNAME, AKENEO_PASSWORD)")
         token = _json(response, TOKEN_PATH)
         self._access, self._refresh = token["access_token"], token.get("refresh_token")
-        self._expires = time.monotonic() + float(token.get("expires_in", 3600))
+        lifetime = float(token.get("expires_in", 3600))
+        # Renew 2 minutes ahead (a page in flight must not outlive its token), less for short-lived tokens.
+        self._renew_at = time.monotonic() + lifetime - min(120.0, lifetime / 10)
 
     # -- requests -----------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from ..config import Source, thawed
 from ..endpoints import ENDPOINTS, Endpoint
@@ -190,7 +190,7 @@ def safe_path(code: str) -> str:
     """An ASCII relative path for a media code that cannot leave its folder:
     `"7/5/8/Fancy Ümlaut (1).JPG"` -> `7/5/8/Fancy_Umlaut_1_.JPG`."""
     parts = []
-    for part in PurePosixPath(code.replace("\\", "/")).parts:
+    for part in filter(None, code.replace("\\", "/").split("/")):
         ascii_part = unicodedata.normalize("NFKD", part).encode("ascii", "ignore").decode()
         cleaned = _UNSAFE.sub("_", ascii_part).strip("._") or "_"
         parts.append(cleaned)

@@ -1,0 +1,313 @@
+"""The Akeneo REST source against a real HTTP server on 127.0.0.1 that speaks the Akeneo API
+(tests/fake_akeneo.py): auth, paging, declared filters, differential pulls, faults, resume, media."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from transformer.cli import demo_snapshot, main
+from transformer.config import load_config
+from transformer.errors import SourceError
+from transformer.sources.akeneo import AkeneoClient, Connection, RetryPolicy
+from transformer.sources.pull import JobPuller, pull, safe_path
+from transformer.store import Store
+from transformer.synth import generate
+
+from conftest import ROOT
+from fake_akeneo import Drop, FakeAkeneo, Malformed, ServerError, Slow, TooMany
+
+FAST = RetryPolicy(attempts=4, base=0.01, cap=0.05, budget=5)
+CONFIG = load_config(ROOT)
+CATALOG = Path("site-import/catalogs/akeneo-master/catalog.xml")
+
+
+@pytest.fixture
+def pim():
+    with FakeAkeneo(demo_snapshot()) as server:
+        yield server
+
+
+def client_for(server: FakeAkeneo, **kwargs) -> AkeneoClient:
+    kwargs.setdefault("retry", FAST)
+    return AkeneoClient(Connection(server.url, "client", "s3cret", "user", "pass"), **kwargs)
+
+
+def data_requests(server: FakeAkeneo, path: str) -> list:
+    return [r for r in server.requests if r.path == f"/api/rest/v1/{path}"]
+
+
+def pull_job(server: FakeAkeneo, store: Store, job: str = "full-import-master", since: str | None = None, **kwargs):
+    return pull(client_for(server, **kwargs), store, CONFIG.jobs[job].sources, since=since)
+
+
+# -- auth ---------------------------------------------------------------------------------
+
+def test_password_grant_with_basic_auth_then_bearer_on_every_call(pim, tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite") as store:
+        pull_job(pim, store)
+    token_calls = [r for r in pim.requests if r.path == "/api/oauth/v1/token"]
+    assert len(token_calls) == 1 and token_calls[0].headers["Authorization"].startswith("Basic ")
+    assert json.loads(token_calls[0].body) == {"grant_type": "password", "username": "user", "password": "pass"}
+    data = [r for r in pim.requests if r.path.startswith("/api/rest/v1/")]
+    assert data and all(r.headers["Authorization"].startswith("Bearer ") for r in data)
+
+
+def test_token_is_refreshed_before_it_expires(tmp_path: Path) -> None:
+    with FakeAkeneo(demo_snapshot(), token_lifetime=1) as server:
+        client = client_for(server)
+        client.get_json("locales")
+        time.sleep(0.95)  # past 90% of the token's life, not yet expired
+        client.get_json("currencies")
+        assert server.refreshes == 1 and server.tokens_issued == 2
+
+
+def test_a_refused_token_is_renewed_and_the_call_repeated(pim) -> None:
+    client = client_for(pim)
+    client.get_json("locales")
+    pim.expire_tokens()
+    assert client.get_json("currencies")["_embedded"]["items"]
+    assert pim.refreshes == 1
+
+
+def test_bad_credentials_are_one_clear_line_without_secrets(pim) -> None:
+    client = AkeneoClient(Connection(pim.url, "client", "wrong-secret-123", "user", "pw-456"), retry=FAST)
+    with pytest.raises(SourceError) as raised:
+        client.get_json("locales")
+    message = str(raised.value)
+    assert message.startswith("PIM authentication failed at /api/oauth/v1/token: HTTP 401")
+    assert "wrong-secret-123" not in message and "pw-456" not in message
+    assert "wrong-secret-123" not in repr(client.connection)
+
+
+def test_connection_from_environment_and_dotenv(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text('export AKENEO_URL="https://pim.example/"\nAKENEO_CLIENT_ID=id # comment\nAKENEO_SECRET=\'s#1\'\n')
+    connection = Connection.from_env({"AKENEO_USERNAME": "u", "AKENEO_PASSWORD": "p", "HOME": "/x"}, dotenv)
+    assert (connection.url, connection.client_id, connection.secret, connection.username) == (
+        "https://pim.example", "id", "s#1", "u")
+    with pytest.raises(SourceError, match="set AKENEO_USERNAME, AKENEO_PASSWORD"):
+        Connection.from_env({}, dotenv)
+
+
+# -- paging and declared filters ------------------------------------------------------------
+
+def test_search_after_paging_over_many_pages(tmp_path: Path) -> None:
+    generate(demo_snapshot(), tmp_path / "snap", 1050)
+    with FakeAkeneo(tmp_path / "snap") as server, Store(tmp_path / "s.sqlite") as store:
+        report = pull_job(server, store)
+        assert store.count("products") == 1050
+        pages = data_requests(server, "products")
+    assert len(pages) == 11 and report.items["products"] == 1050
+    assert parse_qs(urlsplit("?" + "&".join(f"{k}={v[0]}" for k, v in pages[0].query.items())).query) == {
+        "pagination_type": ["search_after"], "limit": ["100"]}
+    assert all("search_after" in p.query for p in pages[1:])
+
+
+def test_declared_filters_are_sent_as_written(pim, tmp_path: Path, config_dir: Path) -> None:
+    jobs = config_dir / "jobs.yaml"
+    jobs.write_text(jobs.read_text().replace(
+        "    sources: &catalog_sources\n", "    sources: &catalog_sources\n      - endpoint: locales\n").replace(
+        "      - endpoint: products\n    mappings:\n      products: mappings/products.yaml\n    outputs:\n"
+        "      - template: catalog/master.xml.j2\n        record_template: catalog/product.xml.j2\n"
+        "        path: catalogs/{master_catalog}/catalog.xml\n\n  differential-import-storefront",
+        "      - endpoint: products\n        search: {family: [{operator: IN, value: [shoes]}], "
+        "updated: [{operator: '>', value: '2020-01-01 00:00:00'}]}\n        scope: ecommerce\n"
+        "        locales: [en_US, fr_FR]\n        attributes: [name, ean]\n    mappings:\n"
+        "      products: mappings/products.yaml\n    outputs:\n      - template: catalog/master.xml.j2\n"
+        "        record_template: catalog/product.xml.j2\n        path: catalogs/{master_catalog}/catalog.xml\n\n"
+        "  differential-import-storefront"))
+    job = load_config(config_dir).jobs["differential-import-master"]
+    with Store(tmp_path / "s.sqlite") as store:
+        pull(client_for(pim), store, job.sources)  # no watermark yet: the user's filter as written
+        first = data_requests(pim, "products")[0].query
+        assert json.loads(first["search"][0]) == {"family": [{"operator": "IN", "value": ["shoes"]}],
+                                                  "updated": [{"operator": ">", "value": "2020-01-01 00:00:00"}]}
+        assert (first["scope"], first["locales"], first["attributes"]) == (["ecommerce"], ["en_US,fr_FR"], ["name,ean"])
+        pim.requests.clear()
+        pull(client_for(pim), store, job.sources, since="2025-06-01T12:30:00+02:00")
+        delta = json.loads(data_requests(pim, "products")[0].query["search"][0])
+    # The engine's `updated` replaces the user's; other criteria stay; PIM format, in UTC.
+    assert delta == {"family": [{"operator": "IN", "value": ["shoes"]}],
+                     "updated": [{"operator": ">", "value": "2025-06-01 10:30:00"}]}
+
+
+def test_differential_pull_reads_only_what_changed_and_keeps_the_rest(pim, tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite") as store:
+        pull_job(pim, store)
+        everything = store.count("products")
+        report = pull_job(pim, store, job="differential-import-master", since="2025-11-08T16:38:07+00:00")
+        assert 0 < report.items.get("products", 0) < everything
+        assert store.count("products") == everything
+
+
+def test_owners_are_read_before_what_they_own(pim, tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite") as store:
+        pull_job(pim, store, job="import-attributes")
+        selects = [a["code"] for _, a in store.rows("attributes") if a["type"].endswith("select")]
+        assert {p for p, _ in store.rows("attribute-options")} == set(selects)
+    paths = [r.path for r in pim.requests]
+    assert max(i for i, p in enumerate(paths) if p == "/api/rest/v1/attributes") < min(
+        i for i, p in enumerate(paths) if p.endswith("/options"))
+
+
+def test_a_full_pull_forgets_what_the_pim_deleted(pim, tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite") as store:
+        pull_job(pim, store)
+        products = list(store.iter("products"))
+        pim.set_items("products", [{k: v for k, v in p.items() if k != "_links"} for p in products[1:]])
+        pull_job(pim, store)
+        assert store.count("products") == len(products) - 1
+        assert store.get("products", products[0]["identifier"]) is None
+
+
+# -- faults ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fault", [TooMany(retry_after=0.2), TooMany(), ServerError(500), ServerError(502),
+                                   ServerError(503), Drop(), Malformed(), Slow(1.5)], ids=repr)
+def test_transient_faults_are_retried(pim, fault) -> None:
+    waits: list[float] = []
+    client = client_for(pim, timeout=(2.0, 1.0), sleep=lambda s: waits.append(s) or time.sleep(s))
+    pim.fail(r"/locales$", fault)
+    assert client.get_json("locales")["_embedded"]["items"]
+    assert len(waits) == 1 and len(data_requests(pim, "locales")) == 2
+    if isinstance(fault, TooMany) and fault.retry_after:
+        assert waits == [0.2]  # Retry-After is honoured
+
+
+def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
+    policy = RetryPolicy(base=1, cap=8)
+    for attempt, ceiling in enumerate([1, 2, 4, 8, 8]):
+        delays = [policy.delay(attempt, None) for _ in range(50)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays) and len(set(delays)) > 1
+
+
+def test_giving_up_names_the_endpoint_and_status(pim) -> None:
+    pim.fail(r"/currencies$", *[ServerError(502)] * 4)
+    with pytest.raises(SourceError) as raised:
+        client_for(pim).get_json("currencies")
+    assert str(raised.value).startswith("/api/rest/v1/currencies: HTTP 502; gave up after 4 tries")
+
+
+def test_the_wait_budget_bounds_the_total_time(pim) -> None:
+    pim.fail(r"/currencies$", *[TooMany(retry_after=0.3)] * 10)
+    client = client_for(pim, retry=RetryPolicy(attempts=10, budget=0.7))
+    started = time.monotonic()
+    with pytest.raises(SourceError, match="HTTP 429; gave up after 3 tries"):
+        client.get_json("currencies")
+    assert time.monotonic() - started < 2
+
+
+def test_client_errors_are_not_retried(pim) -> None:
+    with pytest.raises(SourceError, match=r"/api/rest/v1/attributes/nope/options: HTTP 404"):
+        client_for(pim).get_json("attributes/nope/options")
+    assert len(data_requests(pim, "attributes/nope/options")) == 1
+
+
+def test_next_links_are_rebased_on_the_configured_host(pim) -> None:
+    client = client_for(pim)
+    assert client.url("http://proxy.internal:8080/api/rest/v1/products?search_after=x") == \
+        f"{pim.url}/api/rest/v1/products?search_after=x"
+
+
+def test_an_interrupted_pull_resumes_at_the_page_it_stopped(tmp_path: Path) -> None:
+    generate(demo_snapshot(), tmp_path / "snap", 500)
+    with FakeAkeneo(tmp_path / "snap") as server, Store(tmp_path / "s.sqlite") as store:
+        # Pages 1-2 come through, then the PIM fails longer than the retry policy lasts.
+        server.fail(r"/products$", *[Slow(0)] * 2, *[ServerError(500)] * 4)
+        with pytest.raises(SourceError, match="products: HTTP 500"):
+            pull_job(server, store)
+        assert store.count("products") == 200
+        server.requests.clear()
+        pull_job(server, store)
+        first = data_requests(server, "products")[0]
+        assert "search_after" in first.query  # resumed, not restarted
+        assert len(data_requests(server, "products")) == 3
+        assert store.count("products") == 500
+
+
+# -- media ----------------------------------------------------------------------------------
+
+def test_media_and_asset_binaries_are_downloaded_once_under_safe_names(pim, tmp_path: Path) -> None:
+    job = CONFIG.jobs["full-import-media-assets-pricebook"]
+    root = tmp_path / "static"
+    with Store(tmp_path / "s.sqlite") as store:
+        report = pull(client_for(pim), store, job.sources, media_root=root)
+        media = store.rows("media-files")
+        assert report.downloaded > len(media) and report.download_errors == []
+        for _, item in media:
+            original = demo_snapshot() / "media-files" / item["code"]
+            assert (root / safe_path(item["code"])).read_bytes() == original.read_bytes()
+        again = pull(client_for(pim), store, job.sources, media_root=root)
+        assert again.downloaded == 0 and again.unchanged == report.downloaded
+
+
+def test_a_failed_download_is_reported_and_the_rest_goes_on(pim, tmp_path: Path) -> None:
+    job = CONFIG.jobs["full-import-media-assets-pricebook"]
+    pim.fail(r"^/api/rest/v1/media-files/.+/download$", ServerError(404))
+    with Store(tmp_path / "s.sqlite") as store:
+        report = pull(client_for(pim), store, job.sources, media_root=tmp_path / "static")
+    assert len(report.download_errors) == 1 and "HTTP 404" in report.download_errors[0]["message"]
+    assert report.downloaded > 0
+
+
+@pytest.mark.parametrize("code, expected", [
+    ("7/5/8/e/758e_Fancy Ümlaut (1).JPG", "7/5/8/e/758e_Fancy_Umlaut_1_.JPG"),
+    ("../../etc/passwd", "_/_/etc/passwd"),
+    ("/abs/olute.png", "abs/olute.png"),
+    ("a\\..\\b.png", "a/_/b.png"),
+    ("日本.png", "png"),
+])
+def test_safe_paths_are_ascii_and_stay_inside(code: str, expected: str, tmp_path: Path) -> None:
+    path = safe_path(code)
+    assert path == expected and path.isascii()
+    assert (tmp_path / path).resolve().is_relative_to(tmp_path.resolve())
+
+
+# -- end to end -----------------------------------------------------------------------------
+
+def connect(monkeypatch, server: FakeAkeneo, secret: str = "s3cret") -> None:
+    for name, value in {"AKENEO_URL": server.url, "AKENEO_CLIENT_ID": "client", "AKENEO_SECRET": secret,
+                        "AKENEO_USERNAME": "user", "AKENEO_PASSWORD": "pass"}.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_pull_then_run_equals_the_snapshot_run_even_with_faults(pim, tmp_path: Path, monkeypatch, capsys) -> None:
+    connect(monkeypatch, pim)
+    assert main(["run", "full-import-master", "--demo", "--out", str(tmp_path / "snapshot"), "--config", str(ROOT)]) == 0
+    pim.fail(r"/products$", TooMany(retry_after=0.1), ServerError(500), Drop(), ServerError(502), Malformed())
+    pim.fail(r"/attributes$", Drop())
+    store = str(tmp_path / "store.sqlite")
+    assert main(["pull", "full-import-master", "--store", store, "--config", str(ROOT)]) == 0
+    assert main(["run", "full-import-master", "--offline", "--store", store, "--out", str(tmp_path / "pulled"),
+                 "--config", str(ROOT)]) == 0
+    assert (tmp_path / "pulled" / CATALOG).read_bytes() == (tmp_path / "snapshot" / CATALOG).read_bytes()
+    # `run` without --offline pulls first, and says so in its report.
+    assert main(["run", "3-2-1", "--store", store, "--out", str(tmp_path / "run"), "--config", str(ROOT)]) == 0
+    report = json.loads((tmp_path / "run" / "reports" / "full-import-master.json").read_text())
+    assert report["pull"]["items"]["products"] == 61 and "pull" in report["timings_seconds"]
+    assert (tmp_path / "run" / CATALOG).read_bytes() == (tmp_path / "snapshot" / CATALOG).read_bytes()
+
+
+def test_secrets_never_reach_output_or_reports(pim, tmp_path: Path, monkeypatch, capsys) -> None:
+    connect(monkeypatch, pim, secret="TopSecret-987")
+    code = main(["run", "full-import-master", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "out"),
+                 "--config", str(ROOT)])
+    captured = capsys.readouterr()
+    assert code == 1 and "PIM authentication failed" in captured.err
+    written = "".join(p.read_text() for p in (tmp_path / "out").rglob("*.json"))
+    for secret in ("TopSecret-987", "pass"):
+        assert secret not in captured.err + captured.out + written.replace('"passed"', "")
+
+
+def test_chained_jobs_read_a_shared_source_once(pim, tmp_path: Path) -> None:
+    puller = JobPuller(client_for(pim), "akeneo-master")
+    with Store(tmp_path / "s.sqlite") as store:
+        puller(CONFIG.jobs["full-import-master"], store, None, tmp_path)
+        before = len(data_requests(pim, "products"))
+        second = puller(CONFIG.jobs["full-import-master-variation"], store, None, tmp_path)
+    assert len(data_requests(pim, "products")) == before and second["items"] == {}
