@@ -104,3 +104,52 @@ def test_record_errors_exit_1_only_with_strict(capsys, tmp_path: Path) -> None:
 def test_console_script_and_rules_listing() -> None:
     result = subprocess.run([sys.executable, "-m", "transformer.cli", "rules"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "option_label" in result.stdout and "pim_catalog_metric: metric" in result.stdout
+
+
+def test_jobs_are_declared_with_their_original_numbers_and_chains(capsys) -> None:
+    from transformer.config import load_config
+
+    config = load_config(ROOT)
+    assert dict(config.aliases) == {
+        "1": "import-attributes", "2-1": "differential-import-assets", "2-2": "full-import-media-assets-pricebook",
+        "3-1-1": "differential-import-master", "3-1-2": "differential-import-storefront", "3-2-1": "full-import-master",
+        "3-2-2": "full-import-master-variation", "3-2-3": "full-master-image", "3-2-4": "full-import-storefront",
+        "4": "entity-import", "5": "entity-record-grouping", "6": "save-catalog-refinements"}
+    assert config.chains["full"] == ("import-attributes", "full-import-media-assets-pricebook", "full-import-master",
+                                     "full-import-master-variation", "full-master-image", "full-import-storefront",
+                                     "entity-import", "entity-record-grouping")
+    assert config.chains["differential"] == ("import-attributes", "differential-import-assets",
+                                             "differential-import-master", "differential-import-storefront",
+                                             "entity-import", "entity-record-grouping")
+
+
+def test_each_job_not_built_yet_fails_alone_in_one_line(capsys, tmp_path: Path) -> None:
+    from transformer.config import load_config
+    from transformer.pipeline import implemented
+
+    config = load_config(ROOT)
+    for job in config.jobs.values():
+        if implemented(job):
+            continue
+        code, out, err = run(capsys, "run", job.alias, "--demo", "--out", str(tmp_path), "--config", str(ROOT))
+        assert (code, out, err) == (1, "", f"error: not implemented yet: {job.id} ({job.alias})\n")
+    assert not any(tmp_path.rglob("*.xml"))
+
+
+def test_template_mistakes_are_config_errors_or_one_line(capsys, config_dir: Path, tmp_path: Path) -> None:
+    template = config_dir / "templates" / "catalog" / "product.xml.j2"
+    original = template.read_text()
+    template.write_text(original.replace("{% endfor %}", "{% endfr %}", 1))
+    code, _, err = run(capsys, "validate", str(config_dir))
+    assert code == 1 and err.startswith("templates/catalog/product.xml.j2:") and "unknown tag 'endfr'" in err
+    template.write_text(original.replace("record.id", "record.idd"))
+    code, _, err = run(capsys, "run", "full-import-master", "--demo", "--out", str(tmp_path), "--config", str(config_dir))
+    assert code == 1 and err.count("\n") == 1 and err.startswith("error: template: ") and "idd" in err
+
+
+def test_unexpected_failures_are_one_line_without_debug(capsys, monkeypatch) -> None:
+    import transformer.cli as cli
+
+    monkeypatch.setitem(cli.COMMANDS, "rules", lambda args: 1 / 0)
+    code, _, err = run(capsys, "rules")
+    assert code == 1 and err == "internal error: ZeroDivisionError: division by zero (run with --debug for the traceback)\n"

@@ -3,11 +3,12 @@ the located errors in its .expected file. A case's first line names the file it 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from transformer.config import load_config
+from transformer.config import load_config, thawed
 from transformer.errors import ConfigError
 
 CASES = Path(__file__).parent / "configs"
@@ -20,11 +21,21 @@ def install_case(case: Path, config_dir: Path) -> None:
     (config_dir / header.removeprefix("# file: ").strip()).write_text(text, encoding="utf-8")
 
 
+# What each valid case must have changed in the loaded config: proof that it was read.
+VALID_EFFECTS = {
+    "minimal-jobs": lambda c: list(c.jobs) == ["full-import-master"] and c.resolve("nightly") == ("full-import-master",)
+    and json.loads(json.dumps(thawed(c.jobs["full-import-master"].sources[0].search)))["updated"][0]["value"] == "2024-01-01 00:00:00",
+    "products-include-list": lambda c: c.jobs["full-import-master"].mappings["products"].include
+    == {"color", "material", "weight", "description"},
+    "site-other-locales": lambda c: dict(c.site.locales) == {"en_US": "en-US", "en_GB": "en", "fr_FR": "fr"}
+    and c.site.channel == "mobile",
+}
+
+
 @pytest.mark.parametrize("case", sorted((CASES / "valid").glob("*.yaml")), ids=lambda p: p.stem)
 def test_valid_case_loads(case: Path, config_dir: Path) -> None:
     install_case(case, config_dir)
-    config = load_config(config_dir)
-    assert config.jobs
+    assert VALID_EFFECTS[case.stem](load_config(config_dir))
 
 
 @pytest.mark.parametrize("case", sorted((CASES / "invalid").glob("*.yaml")), ids=lambda p: p.stem)

@@ -172,3 +172,57 @@ def test_any_pim_text_gives_valid_xml_or_a_record_error(name, description, size,
     assert (fr.text if fr is not None else "") == xml_safe(name.strip())
     size_element = document.find(".//c:custom-attribute[@attribute-id='akeneo_sizeEu']", ns)
     assert (size_element.text if size_element is not None else "") == xml_safe(size.strip())
+
+
+def test_first_source_with_a_value_wins_per_language_and_x_default_follows_the_default_locale():
+    # pageTitle is `from: [meta_title, name]`: meta_title only in French.
+    view, _ = mapper().map(product(meta_title=[value("Titre FR", "fr_FR")],
+                                   name=[value("English name", "en_US"), value("Nom", "fr_FR")]), is_model=False)
+    assert view.system["pageTitle"] == [("x-default", "English name"), ("en-US", "English name"), ("fr-FR", "Titre FR")]
+
+
+def test_an_unlocalized_first_source_counts_for_every_language():
+    attributes = dict(ATTRIBUTES, meta_title=Attribute("meta_title", "pim_catalog_text"))
+    view, _ = mapper(attributes).map(product(meta_title=[value("Same everywhere")], name=[value("Nom", "fr_FR")]),
+                                     is_model=False)
+    assert dict(view.system["pageTitle"]) == {"x-default": "Same everywhere", "en-US": "Same everywhere",
+                                              "fr-FR": "Same everywhere", "de-DE": "Same everywhere"}
+
+
+@pytest.mark.parametrize("values, field, message", [
+    ({"ean": ["x"]}, "EAN", "values must be a list of {locale, scope, data} objects"),
+    ({"color": {"data": "red"}}, "color", "values must be a list of {locale, scope, data} objects"),
+    ({"weight": [value({"amount": "1e999999", "unit": "KILOGRAM"})]}, "weight", "'1e999999' is out of range (more than 38 digits)"),
+])
+def test_malformed_values_are_record_errors(values, field, message):
+    view, errors = mapper().map(product(**values), is_model=False)
+    assert view is not None and [(e.field, e.message) for e in errors] == [(field, message)]
+
+
+def test_values_that_break_xsd_ranges_are_record_errors():
+    ProductMapping = type(CONFIG.jobs["full-import-master"].mappings["products"])
+    from transformer.config import Field
+    from transformer.sfcc import SYSTEM_BY_NAME
+    base = CONFIG.jobs["full-import-master"].mappings["products"]
+    fields = (("searchRank", "rating"), ("siteMapPriority", "rating"))
+    system = tuple((SYSTEM_BY_NAME[name], Field((source,), None, MappingProxyType({}), None, "m.yaml:1:1"))
+                   for name, source in fields)
+    mapping = ProductMapping(base.file, base.origin, system, base.include, base.exclude, base.rules_by_type, base.attributes)
+    attributes = dict(ATTRIBUTES, rating=Attribute("rating", "pim_catalog_number"))
+    one = ProductMapper(mapping, CONFIG.site, attributes, lambda a, c: {})
+    _, errors = one.map(product(rating=[value("3000000000")]), is_model=False)
+    assert [(e.field, e.message) for e in errors] == [
+        ("searchRank", "'3000000000' is not a whole number that fits 32 bits"),
+        ("siteMapPriority", "'3000000000' is not between 0.0 and 1.0")]
+
+
+def test_values_of_attributes_the_pim_does_not_list_are_counted():
+    one = mapper()
+    one.map(product(mystery=[value("?")]), is_model=False)
+    one.map(product(mystery=[value("?")]), is_model=False)
+    assert one.unknown == {"mystery": 2}
+
+
+def test_a_tab_in_a_product_id_is_refused():
+    view, errors = mapper().map(product("A\tB"), is_model=False)
+    assert view is None and errors[0].message == "product id contains a tab (XML would read it as a space)"

@@ -73,3 +73,27 @@ def test_progress_shows_on_a_terminal_only() -> None:
         progress.advance(4)
         progress.close()
     assert "job: 4/10 records" in terminal.getvalue() and pipe.getvalue() == ""
+
+
+def test_clashing_ids_unknown_attributes_and_bad_values_are_reported(tmp_path: Path, capsys) -> None:
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    (snap / "attributes.json").write_text(json.dumps([{"code": "name", "type": "pim_catalog_text", "localizable": True}]))
+    (snap / "product-models.json").write_text(json.dumps([{"code": "X", "values": {}}, {"code": "M", "values": {}}]))
+    (snap / "products.json").write_text(json.dumps([
+        {"identifier": "X", "values": {"mystery": [{"locale": None, "scope": None, "data": "?"}]}},
+        {"identifier": "Y", "values": {"name": "not a list"}}]))
+    config = tmp_path / "config"
+    from conftest import copy_config
+    config.mkdir()
+    copy_config(config)
+    products = config / "mappings" / "products.yaml"
+    text = products.read_text().split("system:")[0] + "system:\n  name: {from: name}\ncustom_attributes:\n  include: all\n"
+    products.write_text(text)
+    assert main(["run", "full-import-master", "--snapshot", str(snap), "--out", str(tmp_path / "out"), "--config", str(config)]) == 0
+    report = json.loads((tmp_path / "out" / "reports" / "full-import-master.json").read_text())
+    assert report["counts"] == {"product_models": 1, "products": 2, "skipped": 1}
+    assert report["errors"] == [
+        {"id": "X", "field": "code", "message": "a product has the same id; the product model is skipped"},
+        {"id": "Y", "field": "name", "message": "values must be a list of {locale, scope, data} objects"}]
+    assert report["warnings"] == ["attribute 'mystery' is not in the PIM's attribute list: 1 value(s) not written"]

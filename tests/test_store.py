@@ -28,7 +28,8 @@ def test_snapshot_files_mirror_api_paths(tmp_path: Path) -> None:
     write(snap / "media-files" / "1" / "a.png", "binary, ignored")
     with Store(tmp_path / "s.sqlite") as store:
         loaded = load_snapshot(snap, store)
-        assert loaded == {"attributes": 1, "attribute-options": 1, "family-variants": 1, "products": 2,
+        assert loaded.warnings == []
+        assert loaded.items == {"attributes": 1, "attribute-options": 1, "family-variants": 1, "products": 2,
                           "reference-entity-attribute-options": 1, "system-information": 1}
         assert [p["identifier"] for p in store.iter("products")] == ["a", "b"]
         assert store.get("attribute-options", "red", parent="color") == {"code": "red", "attribute": "color"}
@@ -49,13 +50,29 @@ def test_reloading_a_snapshot_replaces_what_it_covers(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name, content, message", [
     ("products.json", "[{", "products.json:1:3: invalid JSON"),
     ("products.json", "[1]", "item 1 is not a JSON object"),
-    ("products.json", '[{"uuid": "x"}]', "an item has no 'identifier'"),
+    ("products.json", '{"_embedded": 5}', "expected a JSON array"),
+    ("products.json", b'[{"identifier": "caf\xe9"}]', "not UTF-8"),
     ("prodcuts.json", "[]", "files match no Akeneo endpoint: prodcuts.json"),
 ])
-def test_bad_snapshots_are_clear_errors(tmp_path: Path, name: str, content: str, message: str) -> None:
-    write(tmp_path / "snap" / name, content)
+def test_bad_snapshots_are_clear_errors(tmp_path: Path, name: str, content, message: str) -> None:
+    if isinstance(content, bytes):
+        (tmp_path / "snap").mkdir()
+        (tmp_path / "snap" / name).write_bytes(content)
+    else:
+        write(tmp_path / "snap" / name, content)
     with Store(tmp_path / "s.sqlite") as store, pytest.raises(SourceError, match=message.replace("[", r"\[")):
         load_snapshot(tmp_path / "snap", store)
+
+
+def test_items_without_code_and_duplicates_are_warnings(tmp_path: Path) -> None:
+    write(tmp_path / "snap" / "products.json", [{"identifier": "a"}, {"uuid": "u-1", "identifier": None},
+                                                {"identifier": "a", "enabled": False}, {"identifier": "b"}])
+    with Store(tmp_path / "s.sqlite") as store:
+        loaded = load_snapshot(tmp_path / "snap", store)
+        assert loaded.items == {"products": 2}
+        assert loaded.warnings == ["products.json: 1 item(s) without 'identifier' skipped",
+                                   "products: 1 item(s) repeat the code of another; the last one is kept"]
+        assert store.get("products", "a") == {"identifier": "a", "enabled": False}
 
 
 def test_run_state_moves_forward_only_after_success(tmp_path: Path) -> None:

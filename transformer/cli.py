@@ -9,6 +9,8 @@ import traceback
 from importlib import resources
 from pathlib import Path
 
+import jinja2
+
 from .config import ENGINES as ENGINE_NAMES
 from .config import load_config
 from .errors import ConfigError, TransformerError
@@ -91,9 +93,20 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 1
+    except jinja2.TemplateError as exc:
+        if args.debug:
+            traceback.print_exc()
+        where = f"templates/{exc.name}:{exc.lineno}: " if getattr(exc, "lineno", None) else ""
+        print(f"error: {where}template: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted: nothing was half-written; run again to redo the job", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on request
+        if args.debug:
+            traceback.print_exc()
+        print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
 
 
 def cmd_validate(args) -> int:
@@ -116,7 +129,8 @@ def cmd_run(args) -> int:
                                        "`akeneo-sfcc load SNAPSHOT`, or run with --demo or --snapshot")
         with Store(store_path) as store:
             if local:
-                load_snapshot(demo_snapshot() if args.demo else args.snapshot, store)
+                for warning in load_snapshot(demo_snapshot() if args.demo else args.snapshot, store).warnings:
+                    print(f"warning: {warning}", file=sys.stderr)
             reports = run_jobs(config, args.name, store, args.out, args.workers, puller)
     record_errors = 0
     for report in reports:
@@ -153,7 +167,9 @@ def cmd_load(args) -> int:
     store_path = args.store or args.config / DEFAULT_STORE
     with Store(store_path) as store:
         loaded = load_snapshot(args.snapshot, store)
-    print(f"{store_path}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(loaded.items())))
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"{store_path}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(loaded.items.items())))
     return 0
 
 
@@ -166,7 +182,7 @@ def cmd_synth(args) -> int:
 def cmd_rules(args) -> int:
     width = max(map(len, RULES))
     for rule in RULES.values():
-        params = f" ({', '.join(rule.params)})" if rule.params else ""
+        params = f" (args: {', '.join(rule.params)})" if rule.params else ""
         print(f"{rule.name:<{width}}  {rule.summary}{params}")
     print("\nDefault rule per PIM attribute type:")
     for attribute_type, rule_name in DEFAULT_RULE_BY_TYPE.items():
@@ -182,8 +198,8 @@ def cmd_jobs(args) -> int:
     for name, members in config.chains.items():
         print(f"chain {name}: {' -> '.join(members)}")
     print("\nEngines:")
-    for name, description in ENGINE_NAMES.items():
-        print(f"  {name}: {description}")
+    for name, spec in ENGINE_NAMES.items():
+        print(f"  {name}: {spec.description}")
     return 0
 
 

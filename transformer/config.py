@@ -17,26 +17,36 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
+import jinja2
 import jsonschema
 
 from .endpoints import ENDPOINTS, Endpoint
-from .errors import ConfigError, ConfigProblem
+from .errors import ConfigError, ConfigProblem, TransformerError
 from .rules import DEFAULT_RULE_BY_PROPERTY, DEFAULT_RULE_BY_TYPE, RULES, Rule
 from .sfcc import SYSTEM_BY_NAME, SystemAttribute
 from .yamlload import Loaded, load_yaml
 
+@dataclass(frozen=True)
+class EngineSpec:
+    """What a job naming this engine must declare, checked when the config loads."""
+
+    description: str
+    mappings: tuple[str, ...] = ()  # mapping roles it reads
+    record_outputs: bool = False  # its outputs render records, so each needs a record_template
+
+
 # Every engine a job may name; the pipeline says which are implemented.
-ENGINES: dict[str, str] = {
-    "attributes-metadata": "attribute definitions and options as Product metadata",
-    "assets": "asset families and assets (binaries or links)",
-    "media-assets-pricebook": "media files, assets and one pricebook per currency",
-    "master-catalog": "products and product models as master catalog products",
-    "variations": "product models as variation masters, groups and variants",
-    "images": "product image groups from image attributes and assets",
-    "storefront-catalog": "categories, category assignments and recommendations",
-    "reference-entities": "reference entities and records as content assets",
-    "record-grouping": "records grouped into a content attribute group",
-    "catalog-refinements": "refinement definitions saved from a catalog export",
+ENGINES: dict[str, EngineSpec] = {
+    "attributes-metadata": EngineSpec("attribute definitions and options as Product metadata"),
+    "assets": EngineSpec("asset families and assets (binaries or links)"),
+    "media-assets-pricebook": EngineSpec("media files, assets and one pricebook per currency"),
+    "master-catalog": EngineSpec("products and product models as master catalog products", ("products",), True),
+    "variations": EngineSpec("product models as variation masters, groups and variants"),
+    "images": EngineSpec("product image groups from image attributes and assets"),
+    "storefront-catalog": EngineSpec("categories, category assignments and recommendations"),
+    "reference-entities": EngineSpec("reference entities and records as content assets"),
+    "record-grouping": EngineSpec("records grouped into a content attribute group"),
+    "catalog-refinements": EngineSpec("refinement definitions saved from a catalog export"),
 }
 
 MAPPING_SCHEMAS = {role: f"{role}.schema.json" for role in ("products", "categories", "prices", "assets", "content")}
@@ -96,6 +106,7 @@ class AttributeOverride:
 @dataclass(frozen=True)
 class ProductMapping:
     file: str
+    origin: str  # file:line:col of custom_attributes, for errors found at run time
     system: tuple[tuple[SystemAttribute, Field], ...]
     include: frozenset[str] | None  # None: all attributes
     exclude: frozenset[str]
@@ -150,7 +161,7 @@ class Config:
         if job_id in self.jobs:
             return (job_id,)
         names = sorted(set(self.jobs) | set(self.aliases) | set(self.chains))
-        raise ConfigError([ConfigProblem("jobs.yaml", 1, 1, "$", f"no job or chain named '{name}'{hint(name, names)}")])
+        raise TransformerError(f"no job or chain named '{name}'{hint(name, names)} (`akeneo-sfcc jobs` lists them)")
 
 
 def hint(name: str, candidates) -> str:
@@ -220,6 +231,7 @@ class _Loader:
         jobs = {job_id: self.job(job_id, spec, jobs_file) for job_id, spec in job_specs.items()}
         chains = {name: self.chain(name, members, job_specs, aliases, jobs_file)
                   for name, members in _dict(doc.get("chains")).items()}
+        self.template_syntax()
         if self.problems:
             raise ConfigError(sorted(set(self.problems), key=lambda p: (p.file, p.line, p.column, p.message)))
         return Config(self.root, self.root / "templates", site, MappingProxyType(jobs),
@@ -234,6 +246,13 @@ class _Loader:
         default = data.get("default_locale")
         if isinstance(default, str) and locales and default not in locales:
             self.add(loaded, ("default_locale",), f"'{default}' is not one of the locales{hint(default, locales)}")
+        owners: dict[str, str] = {}
+        for locale, language in locales.items():
+            if language == "x-default":
+                self.add(loaded, ("locales", locale), "x-default is written from default_locale; map to a language")
+            elif language in owners:
+                self.add(loaded, ("locales", locale), f"'{language}' is already the language of '{owners[language]}'")
+            owners.setdefault(language, locale)
         return Site(data.get("master_catalog"), data.get("storefront_catalog"), data.get("site"), data.get("library"),
                     data.get("channel"), MappingProxyType(dict(locales)), default, tuple(_list(data.get("currencies"))))
 
@@ -270,8 +289,23 @@ class _Loader:
                     for role, relative in _dict(spec.get("mappings")).items() if role in MAPPING_SCHEMAS}
         outputs = tuple(self.output(o, where + ("outputs", i), jobs_file)
                         for i, o in enumerate(_list(spec.get("outputs"))) if isinstance(o, dict))
+        if engine in ENGINES:
+            self.engine_needs(ENGINES[engine], spec, where, jobs_file)
         return Job(job_id, spec.get("alias"), spec.get("title"), engine, spec.get("mode"), sources,
                    MappingProxyType(mappings), outputs)
+
+    def engine_needs(self, needs: EngineSpec, spec: dict, where: tuple, jobs_file: Loaded) -> None:
+        engine = spec["engine"]
+        for role in needs.mappings:
+            if role not in _dict(spec.get("mappings")):
+                self.add(jobs_file, where + ("mappings",), f"engine '{engine}' needs a '{role}' mapping")
+        if needs.record_outputs:
+            outputs = _list(spec.get("outputs"))
+            if not outputs:
+                self.add(jobs_file, where + ("outputs",), f"engine '{engine}' needs an output")
+            for i, output in enumerate(outputs):
+                if isinstance(output, dict) and "record_template" not in output:
+                    self.add(jobs_file, where + ("outputs", i), f"engine '{engine}' needs a record_template")
 
     def source(self, spec: dict, where: tuple, jobs_file: Loaded) -> Source | None:
         name = spec.get("endpoint")
@@ -295,10 +329,33 @@ class _Loader:
             if isinstance(name, str) and not (self.root / "templates" / name).is_file():
                 self.add(jobs_file, where + (key,), f"template not found: templates/{name}{hint(name, self.templates())}")
         path = spec.get("path")
-        for _, field_name, _, _ in string.Formatter().parse(path if isinstance(path, str) else ""):
-            if field_name is not None and field_name not in OUTPUT_PLACEHOLDERS:
-                self.add(jobs_file, where + ("path",), f"unknown placeholder '{{{field_name}}}'{hint(field_name, OUTPUT_PLACEHOLDERS)}")
+        if isinstance(path, str):
+            self.output_path(path, where + ("path",), jobs_file)
         return Output(spec.get("template"), spec.get("record_template"), path)
+
+    def output_path(self, path: str, where: tuple, jobs_file: Loaded) -> None:
+        if any(part in (".", "..") for part in path.split("/")):
+            self.add(jobs_file, where, "'.' and '..' are not allowed: outputs stay inside the archive")
+        try:
+            fields = [name for _, name, _, _ in string.Formatter().parse(path) if name is not None]
+        except ValueError as exc:
+            self.add(jobs_file, where, f"invalid placeholder: {exc}")
+            return
+        for name in fields:
+            if name not in OUTPUT_PLACEHOLDERS:
+                self.add(jobs_file, where, f"unknown placeholder '{{{name}}}'{hint(name, OUTPUT_PLACEHOLDERS)}")
+
+    def template_syntax(self) -> None:
+        """Every template parses: a typo is a located config error, not a failed run."""
+        env = jinja2.Environment()
+        base = self.root / "templates"
+        for name in sorted(self.templates()):
+            try:
+                env.parse((base / name).read_text(encoding="utf-8"))
+            except jinja2.TemplateSyntaxError as exc:
+                self.problems.append(ConfigProblem(f"templates/{name}", exc.lineno, 1, "$", f"template syntax: {exc.message}"))
+            except (OSError, UnicodeDecodeError) as exc:
+                self.problems.append(ConfigProblem(f"templates/{name}", 1, 1, "$", f"cannot read template: {exc}"))
 
     def templates(self) -> list[str]:
         base = self.root / "templates"
@@ -331,7 +388,8 @@ class _Loader:
             rule = self.rule(spec.get("rule"), _dict(spec.get("args")), where + ("rule",), where + ("args",), loaded)
             overrides[code] = AttributeOverride(spec.get("id"), rule, frozen(_dict(spec.get("args"))))
         include = custom.get("include")
-        return ProductMapping(loaded.file, system, frozenset(include) if isinstance(include, list) else None,
+        line, col = loaded.where(("custom_attributes",))
+        return ProductMapping(loaded.file, f"{loaded.file}:{line}:{col}", system, frozenset(include) if isinstance(include, list) else None,
                               frozenset(_list(custom.get("exclude"))), MappingProxyType(rules_by_type),
                               MappingProxyType(overrides))
 
@@ -360,11 +418,14 @@ class _Loader:
         if found is None:
             self.add(loaded, where, f"unknown rule '{name}'{hint(name, RULES)}")
             return None
-        for arg in args:
+        for arg, value in args.items():
             if arg not in found.params:
                 allowed = ", ".join(found.params) or "none"
                 self.add(loaded, args_where + (arg,),
                          f"rule '{name}' takes no argument '{arg}'{hint(arg, found.params)} (arguments: {allowed})")
+            elif isinstance(value, bool) or not isinstance(value, found.params[arg]):
+                wanted = " or ".join(t.__name__ for t in found.params[arg])
+                self.add(loaded, args_where + (arg,), f"argument '{arg}' of rule '{name}' must be {wanted}, not {_short(value)}")
         return found
 
 

@@ -8,6 +8,7 @@ over SFCC languages (the default locale also as `x-default`).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -46,12 +47,12 @@ class ProductView:
 @dataclass(frozen=True)
 class _Plan:
     """How one PIM attribute (or product property) is read: its rule and arguments, and for a
-    custom attribute the SFCC id it is written to (for a system field source: the code read)."""
+    custom attribute the SFCC id it is written to."""
 
-    id: str
     attribute: Attribute
     rule: Rule
     args: dict
+    custom_id: str | None = None
 
 
 def camel(code: str) -> str:
@@ -92,6 +93,7 @@ class ProductMapper:
         self.system = self._system_plans()
         self.plans = self._plans()
         self._contexts: dict[tuple[str, str | None], RuleContext] = {}
+        self.unknown: Counter = Counter()  # values of attributes the PIM's attribute list lacks
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -114,9 +116,9 @@ class ProductMapper:
             sources = []
             for source in f.sources:
                 pim_attribute = self.attributes.get(source) or Attribute(source, "property")
-                rule = f.rule or RULES[DEFAULT_RULE_BY_TYPE.get(pim_attribute.type) or DEFAULT_RULE_BY_PROPERTY.get(source, "text")]
+                rule = f.rule or default_rule(pim_attribute)
                 key = (source, rule.name, tuple(sorted(f.args.items())))
-                sources.append(shared.setdefault(key, _Plan(source, pim_attribute, rule, dict(f.args))))
+                sources.append(shared.setdefault(key, _Plan(pim_attribute, rule, dict(f.args))))
             default = f.default
             if default is not None and attribute.kind == "localized":
                 default = [(X_DEFAULT, default)]
@@ -134,15 +136,16 @@ class ProductMapper:
             if mapping.include is not None and code not in mapping.include:
                 continue
             override = mapping.attributes.get(code)
-            rule = (override and override.rule) or mapping.rules_by_type.get(attribute.type) \
-                or RULES[DEFAULT_RULE_BY_TYPE.get(attribute.type, "text")]
+            rule = (override and override.rule) or mapping.rules_by_type.get(attribute.type) or default_rule(attribute)
             custom_id = (override and override.id) or f"akeneo_{camel(code)}"
             if custom_id in owners:
-                raise ConfigError([ConfigProblem(mapping.file, 1, 1, "$.custom_attributes", (
+                file, line, col = mapping.origin.rsplit(":", 2)
+                raise ConfigError([ConfigProblem(file, int(line), int(col), "$.custom_attributes", (
                     f"attributes '{owners[custom_id]}' and '{code}' both become custom attribute '{custom_id}': "
                     f"rename one under custom_attributes.attributes"))])
             owners[custom_id] = code
-            plans[code] = _Plan(custom_id, attribute, rule, dict(override.args) if override and override.rule else {})
+            args = dict(override.args) if override and override.rule else {}
+            plans[code] = _Plan(attribute, rule, args, custom_id)
         return plans
 
     def _ctx(self, attribute: Attribute, locale: str | None) -> RuleContext:
@@ -161,6 +164,8 @@ class ProductMapper:
             return None, [RecordError(str(record_id), "identifier", problem)]
         errors: list[RecordError] = []
         values = item.get("values") or {}
+        if not isinstance(values, dict):
+            return None, [RecordError(record_id, "values", "values must be an object of attribute codes")]
         view = ProductView(record_id, is_model, dict.fromkeys(SYSTEM_BY_NAME))
         computed: dict[int, dict] = {}  # per source plan: a source read by two fields is read once
         for attribute, sources, default in self.system:
@@ -171,27 +176,28 @@ class ProductMapper:
         for code, entries in values.items():
             plan = self.plans.get(code)
             if plan is None:
+                if code not in self.attributes:
+                    self.unknown[code] += 1
                 continue
             try:
-                view.custom += self._custom_values(plan, entries)
+                view.custom += self._custom_values(plan, _entries(entries))
             except RuleError as exc:
                 errors.append(RecordError(record_id, code, str(exc)))
         return view, errors
 
     def _system_value(self, attribute: SystemAttribute, sources, default, item: dict, values: dict, computed: dict):
-        localized = attribute.kind == "localized"
-        result: Localized | Value | None = [] if localized else None
+        readings = []
         for plan in sources:
-            by_locale = computed.get(id(plan))
-            if by_locale is None:
-                by_locale = computed[id(plan)] = self._source_value(plan, item, values)
-            if localized:
-                result = _merge_localized(result, localize(by_locale, self.languages, self.site.default_locale))
-            elif result in (None, "", []):
-                result = _single(by_locale, self.site.default_locale)
+            if id(plan) not in computed:
+                computed[id(plan)] = self._source_value(plan, item, values)
+            readings.append(computed[id(plan)])
+        if attribute.kind == "localized":
+            result = localize(_first_per_locale(readings, self.languages), self.languages, self.site.default_locale)
+        else:
+            result = next((v for v in (_single(r, self.site.default_locale) for r in readings) if v), None)
         if not result:
             return default
-        for _, text in (result if localized else [(None, result)]):
+        for _, text in (result if attribute.kind == "localized" else [(None, result)]):
             problem = system_value_problem(attribute, text) if isinstance(text, str) else \
                 f"gives {len(text)} values where SFCC takes one"
             if problem:
@@ -199,11 +205,12 @@ class ProductMapper:
         return result
 
     def _source_value(self, plan: _Plan, item: dict, values: dict) -> dict[str | None, Value]:
+        code = plan.attribute.code
         if plan.attribute.type == "property":  # a product property such as `enabled`
-            data = item.get("code") if plan.id == "identifier" and "code" in item else item.get(plan.id)
+            data = item.get("code") if code == "identifier" and "code" in item else item.get(code)
             entries = [] if data in (None, "", []) else [(None, data)]
         else:
-            entries = select_scope(values.get(plan.id, ()), self.site.channel)
+            entries = select_scope(_entries(values.get(code) or []), self.site.channel)
         return self._apply(plan, entries)
 
     def _apply(self, plan: _Plan, entries) -> dict[str | None, Value]:
@@ -224,8 +231,9 @@ class ProductMapper:
     def _custom_values(self, plan: _Plan, entries: list[dict]) -> list[tuple[str, str | None, Value]]:
         by_locale = self._apply(plan, select_scope(entries, self.site.channel))
         if None in by_locale:
-            return [(plan.id, None, by_locale[None])]
-        return [(plan.id, lang, value) for lang, value in localize(by_locale, self.languages, self.site.default_locale)]
+            return [(plan.custom_id, None, by_locale[None])]
+        return [(plan.custom_id, lang, value)
+                for lang, value in localize(by_locale, self.languages, self.site.default_locale)]
 
 
 def _single(by_locale: dict[str | None, Value], default_locale: str) -> Value | None:
@@ -233,6 +241,33 @@ def _single(by_locale: dict[str | None, Value], default_locale: str) -> Value | 
     if None in by_locale:
         return by_locale[None]
     return by_locale.get(default_locale) or next(iter(by_locale.values()), None)
+
+
+def default_rule(attribute: Attribute) -> Rule:
+    """The rule used when the mapping names none: by attribute type, or by product property."""
+    if attribute.type == "property":
+        return RULES[DEFAULT_RULE_BY_PROPERTY[attribute.code]]
+    return RULES[DEFAULT_RULE_BY_TYPE.get(attribute.type, "text")]
+
+
+def _entries(entries: object) -> list[dict]:
+    """An attribute's values as the API shapes them: a list of {locale, scope, data}."""
+    if isinstance(entries, list) and all(isinstance(e, dict) for e in entries):
+        return entries
+    raise RuleError("values must be a list of {locale, scope, data} objects")
+
+
+def _first_per_locale(readings: list[dict], languages: dict[str, str]) -> dict[str | None, Value]:
+    """`from: [a, b]` for a localized field: per locale, the first source with a value. A value
+    without locale counts for every language (alone, it stays a single x-default value)."""
+    if len(readings) == 1:
+        return readings[0]
+    merged: dict[str | None, Value] = {}
+    for by_locale in readings:
+        spread = dict.fromkeys(languages, by_locale[None]) if None in by_locale else by_locale
+        for locale, value in spread.items():
+            merged.setdefault(locale, value)
+    return merged
 
 
 def _xml_text(value: Value | None) -> Value | None:
@@ -244,7 +279,3 @@ def _xml_text(value: Value | None) -> Value | None:
     return value
 
 
-def _merge_localized(first: Localized, second: Localized) -> Localized:
-    """Per language, the first non-empty value (used for `from: [a, b]`)."""
-    have = {lang for lang, _ in first}
-    return first + [(lang, text) for lang, text in second if lang not in have]

@@ -24,11 +24,7 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int,
                 initializer: Callable[..., None], initargs: tuple, window_per_worker: int = 4) -> Iterator[R]:
-    """`map(fn, items)` on `workers` processes set up by `initializer(*initargs)`; in-process when workers <= 1."""
-    if workers <= 1:
-        initializer(*initargs)
-        yield from map(fn, items)
-        return
+    """`map(fn, items)` on `workers` processes, each set up by `initializer(*initargs)`."""
     with multiprocessing.get_context().Pool(workers, initializer, initargs) as pool:
         pending: deque = deque()
         for item in items:

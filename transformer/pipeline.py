@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 from markupsafe import Markup
 
 from .config import Config, Job, load_config
-from .errors import NotImplementedYet
+from .errors import NotImplementedYet, TransformerError
 from .mapping import ProductMapper
 from .package import write_validated
 from .parallel import batched, ordered_map
@@ -45,8 +45,11 @@ class JobRun:
 
     def output_path(self, relative: str) -> Path:
         site = self.config.site
-        return self.archive / relative.format(master_catalog=site.master_catalog, storefront_catalog=site.storefront_catalog,
+        path = self.archive / relative.format(master_catalog=site.master_catalog, storefront_catalog=site.storefront_catalog,
                                               library=site.library or "", site=site.site or "")
+        if not path.resolve().is_relative_to(self.archive.resolve()):
+            raise TransformerError(f"output {relative} would be written outside {self.archive}")
+        return path
 
     def time(self, stage: str, started: float) -> None:
         self.report.timings[stage] = self.report.timings.get(stage, 0.0) + perf_counter() - started
@@ -60,7 +63,7 @@ def attributes_from(store: Store) -> dict[str, Attribute]:
 
 def option_labels_from(store: Store) -> Callable[[str, str], dict[str, str]]:
     """Option labels by (attribute, option code); structure data, small next to the catalog."""
-    labels = {(o.get("attribute"), o["code"]): o.get("labels") or {} for o in store.iter("attribute-options")}
+    labels = {(attribute, o["code"]): o.get("labels") or {} for attribute, o in store.rows("attribute-options")}
     return lambda attribute, code: labels.get((attribute, code), {})
 
 
@@ -79,6 +82,7 @@ class ProductChunks:
     def __call__(self, rows: list[tuple[bool, str]]) -> dict:
         fragments, errors, counts = [], [], Counter()
         timings = {"map": 0.0, "render": 0.0}
+        self.mapper.unknown.clear()
         for is_model, raw in rows:
             started = perf_counter()
             view, record_errors = self.mapper.map(json.loads(raw), is_model)
@@ -91,7 +95,8 @@ class ProductChunks:
             counts["product_models" if is_model else "products"] += 1
             fragments.append(self.render(view))
             timings["render"] += perf_counter() - mapped
-        return {"xml": "".join(fragments), "errors": errors, "counts": counts, "timings": timings}
+        return {"xml": "".join(fragments), "errors": errors, "counts": counts, "timings": timings,
+                "unknown": dict(self.mapper.unknown)}
 
 
 _chunks: ProductChunks | None = None
@@ -111,18 +116,27 @@ def master_catalog(run: JobRun) -> None:
     store, report, site, output = run.store, run.report, run.config.site, run.job.outputs[0]
     started = perf_counter()
     setup = (run.config.root, run.job.id, store.path)
-    ProductChunks(*setup)  # configuration errors surface here, before any worker starts
+    chunks = ProductChunks(*setup)  # configuration errors surface here, before any worker starts
     run.time("setup", started)
+    clashes = store.shared_codes("product-models", "products")
+    report.errors += [{"id": code, "field": "code", "message": "a product has the same id; the product model is skipped"}
+                      for code in clashes]
     total = store.count("product-models") + store.count("products")
-    workers = run.workers if total > CHUNK * run.workers else 1
-    rows = chain(((True, raw) for raw in store.iter_raw("product-models")),
+    rows = chain(((True, raw) for raw in store.iter_raw("product-models", skip=clashes)),
                  ((False, raw) for raw in store.iter_raw("products")))
+    batches = batched(rows, CHUNK)
+    if run.workers > 1 and total > CHUNK * run.workers:
+        results = ordered_map(_product_chunk, batches, run.workers, _start_worker, setup)
+    else:
+        results = map(chunks, batches)
     progress = Progress(run.job.id, total)
+    unknown: Counter = Counter()
 
     def records() -> Iterator[Markup]:
-        for result in ordered_map(_product_chunk, batched(rows, CHUNK), workers, _start_worker, setup):
+        for result in results:
             report.errors += result["errors"]
             report.counts.update(result["counts"])
+            unknown.update(result["unknown"])
             for stage, seconds in result["timings"].items():
                 report.timings[stage] = report.timings.get(stage, 0.0) + seconds
             progress.advance(sum(result["counts"].values()))
@@ -135,17 +149,21 @@ def master_catalog(run: JobRun) -> None:
         size = write_validated(path, render_document(env, output.template, records(), site=site), report.timings)
     finally:
         progress.close()
+    if clashes:
+        report.counts["skipped"] += len(clashes)
+    report.warnings += [f"attribute '{code}' is not in the PIM's attribute list: {n} value(s) not written"
+                        for code, n in sorted(unknown.items())]
     report.outputs.append({"path": str(path.relative_to(run.archive)), "bytes": size, "xsd_valid": True})
 
 
 # Implemented engines and the modes each supports; config.ENGINES lists them all.
-ENGINES: dict[str, tuple[Callable[[JobRun], None], frozenset[str]]] = {
+IMPLEMENTED: dict[str, tuple[Callable[[JobRun], None], frozenset[str]]] = {
     "master-catalog": (master_catalog, frozenset({"full"})),
 }
 
 
 def implemented(job: Job) -> bool:
-    return job.engine in ENGINES and job.mode in ENGINES[job.engine][1]
+    return job.engine in IMPLEMENTED and job.mode in IMPLEMENTED[job.engine][1]
 
 
 def check_runnable(config: Config, job_ids: tuple[str, ...]) -> None:
@@ -181,7 +199,7 @@ def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | 
                     pulled = perf_counter()
                     report.pull = prepare(job, store, since, out / "site-import")
                     report.timings["pull"] = perf_counter() - pulled
-                ENGINES[job.engine][0](JobRun(config, job, store, out / "site-import", report, workers))
+                IMPLEMENTED[job.engine][0](JobRun(config, job, store, out / "site-import", report, workers))
             report.status = "succeeded_with_errors" if report.errors else "succeeded"
         except BaseException:
             report.status = "failed"

@@ -23,6 +23,7 @@ class RunReport:
     status: str = "running"
     counts: Counter = field(default_factory=Counter)
     errors: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     outputs: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     pull: dict | None = None  # what was read from the PIM before the job ran
@@ -34,6 +35,7 @@ class RunReport:
             "counts": dict(sorted(self.counts.items())),
             **({"pull": self.pull} if self.pull is not None else {}),
             "errors": self.errors,
+            "warnings": self.warnings,
             "outputs": self.outputs,
             "timings_seconds": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
         }

@@ -12,6 +12,7 @@ import html
 import inspect
 import json
 import re
+import typing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -50,7 +51,7 @@ class Rule:
     name: str
     fn: Callable[..., Output]
     summary: str
-    params: tuple[str, ...]
+    params: dict[str, tuple[type, ...]]  # argument name -> the types it accepts
     # True: the rule can give a different value per locale even for non-localizable data
     # (option labels), so the engine calls it once per exported locale.
     per_locale: bool = False
@@ -66,7 +67,9 @@ def rule(name: str, per_locale: bool = False):
     """Register a rule under `name`; its docstring's first line is its `rules` summary."""
 
     def register(fn: Callable[..., Output]) -> Callable[..., Output]:
-        params = tuple(p for p in inspect.signature(fn).parameters if p not in ("data", "ctx"))
+        hints = typing.get_type_hints(fn)
+        params = {p: tuple(t for t in typing.get_args(hints[p]) or (hints[p],) if t is not type(None))
+                  for p in inspect.signature(fn).parameters if p not in ("data", "ctx")}
         summary = (fn.__doc__ or "").strip().splitlines()[0]
         RULES[name] = Rule(name, fn, summary, params, per_locale)
         return fn
@@ -124,6 +127,9 @@ def _codes(data: object) -> list[str]:
     raise RuleError(f"expected a code or a list of codes, got {type(data).__name__}")
 
 
+MAX_EXPONENT = 38  # beyond any price, weight or count; keeps a typo from writing a gigabyte of zeros
+
+
 def format_decimal(value: object) -> str:
     """A number as SFCC's xs:decimal: no exponent, no thousands separator, no trailing zeros."""
     if isinstance(value, bool):
@@ -134,6 +140,8 @@ def format_decimal(value: object) -> str:
         raise RuleError(f"'{value}' is not a number") from None
     if not number.is_finite():
         raise RuleError(f"'{value}' is not a finite number")
+    if number and abs(number.adjusted()) > MAX_EXPONENT:
+        raise RuleError(f"'{value}' is out of range (more than {MAX_EXPONENT} digits)")
     text = format(number, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -193,7 +201,10 @@ def number(data, ctx, decimals: int | None = None):
     text_value = format_decimal(data)
     if decimals is None:
         return text_value
-    return format(Decimal(text_value).quantize(Decimal(1).scaleb(-int(decimals))), "f")
+    try:
+        return format(Decimal(text_value).quantize(Decimal(1).scaleb(-decimals)), "f")
+    except InvalidOperation:
+        raise RuleError(f"'{data}' does not fit {decimals} decimals") from None
 
 
 @rule("metric")
@@ -207,7 +218,8 @@ def metric(data, ctx):
 @rule("price")
 def price(data, ctx, currency: str | None = None):
     """Prices as `<amount> <currency>` values, or one currency's amount: `[{"amount": "15.50", "currency": "EUR"}]` -> `15.5 EUR`."""
-    if not isinstance(data, list) or not all(isinstance(p, dict) and "amount" in p and "currency" in p for p in data):
+    if not isinstance(data, list) or not all(isinstance(p, dict) and "amount" in p and isinstance(p.get("currency"), str)
+                                             for p in data):
         raise RuleError("expected a price collection [{amount, currency}]")
     if currency is not None:
         amounts = [format_decimal(p["amount"]) for p in data if p["currency"] == currency and p["amount"] is not None]

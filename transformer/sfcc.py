@@ -43,7 +43,7 @@ SYSTEM_ATTRIBUTES: tuple[SystemAttribute, ...] = (
     SystemAttribute("siteMapIncluded", "sitemap-included-flag", "boolean", None, "Whether the sitemap lists the product"),
     SystemAttribute("siteMapChangeFrequency", "sitemap-changefrequency", "enum", None,
                     "Sitemap change frequency: always, hourly, daily, weekly, monthly, yearly, never"),
-    SystemAttribute("siteMapPriority", "sitemap-priority", "decimal", None, "Sitemap priority, 0.0 to 1.0"),
+    SystemAttribute("siteMapPriority", "sitemap-priority", "priority", None, "Sitemap priority, 0.0 to 1.0"),
     SystemAttribute("pageTitle", "page-title", "localized", 4000, "Page title (SEO), per language"),
     SystemAttribute("pageDescription", "page-description", "localized", 4000, "Page description (SEO), per language"),
     SystemAttribute("pageKeywords", "page-keywords", "localized", 4000, "Page keywords (SEO), per language"),
@@ -87,6 +87,8 @@ def product_id_problem(product_id: object) -> str | None:
         return "product id has leading or trailing whitespace"
     if "\n" in product_id or "\r" in product_id:
         return "product id contains a line break"
+    if "\t" in product_id:
+        return "product id contains a tab (XML would read it as a space)"
     if len(product_id) > PRODUCT_ID_MAX:
         return f"product id is {len(product_id)} characters long, SFCC allows {PRODUCT_ID_MAX}"
     if xml_safe(product_id) != product_id:
@@ -99,10 +101,12 @@ def system_value_problem(attribute: SystemAttribute, value: str) -> str | None:
     kind = attribute.kind
     if kind == "boolean" and value not in ("true", "false"):
         return f"'{value}' is not true or false"
-    if kind == "decimal" and not _DECIMAL.match(value):
+    if kind in ("decimal", "priority") and not _DECIMAL.match(value):
         return f"'{value}' is not a decimal number"
-    if kind == "integer" and not _INTEGER.match(value):
-        return f"'{value}' is not a whole number"
+    if kind == "priority" and not 0 <= float(value) <= 1:
+        return f"'{value}' is not between 0.0 and 1.0"
+    if kind == "integer" and not (_INTEGER.match(value) and -2**31 <= int(value) < 2**31):
+        return f"'{value}' is not a whole number that fits 32 bits"
     if kind == "datetime" and not _DATETIME.match(value):
         return f"'{value}' is not a date and time with a zone"
     if kind == "enum" and value not in SITEMAP_FREQUENCIES:

@@ -149,10 +149,19 @@ class Store:
         for (data,) in rows:
             yield json.loads(data)
 
-    def iter_raw(self, kind: str) -> Iterator[str]:
-        """Stream the stored JSON text of one kind in code order (workers parse it themselves)."""
-        for (data,) in self.db.execute("SELECT data FROM entities WHERE kind = ? ORDER BY parent, code", (kind,)):
-            yield data
+    def iter_raw(self, kind: str, skip: Iterable[str] = ()) -> Iterator[str]:
+        """Stream the stored JSON text of one kind in code order (workers parse it themselves),
+        leaving out the codes in `skip`."""
+        skip = set(skip)
+        for code, data in self.db.execute("SELECT code, data FROM entities WHERE kind = ? ORDER BY parent, code", (kind,)):
+            if code not in skip:
+                yield data
+
+    def shared_codes(self, kind: str, other: str) -> list[str]:
+        """Codes that items of both kinds use (a product model named like a product)."""
+        return [code for (code,) in self.db.execute(
+            "SELECT code FROM entities WHERE kind = ? INTERSECT SELECT code FROM entities WHERE kind = ? ORDER BY 1",
+            (kind, other))]
 
     def get(self, kind: str, code: str, parent: str = "") -> dict | None:
         row = self.db.execute("SELECT data FROM entities WHERE kind = ? AND parent = ? AND code = ?",

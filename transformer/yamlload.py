@@ -60,6 +60,9 @@ def load_yaml(path: Path, display_name: str | None = None) -> Loaded:
     except OSError as exc:
         loaded.problems.append(ConfigProblem(loaded.file, 1, 1, "$", f"cannot read file: {exc.strerror}"))
         return loaded
+    except UnicodeDecodeError as exc:
+        loaded.problems.append(ConfigProblem(loaded.file, 1, 1, "$", f"not UTF-8 (byte {exc.start})"))
+        return loaded
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -67,7 +70,10 @@ def load_yaml(path: Path, display_name: str | None = None) -> Loaded:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         loaded.problems.append(ConfigProblem(loaded.file, line, col, "$", f"YAML syntax error: {exc.problem}"))
         return loaded
-    loaded.data = {} if node is None else _build(node, (), loaded)
+    try:
+        loaded.data = {} if node is None else _build(node, (), loaded)
+    except RecursionError:
+        loaded.problems.append(ConfigProblem(loaded.file, 1, 1, "$", "an alias refers to itself (recursive YAML)"))
     return loaded
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from itertools import islice
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -21,8 +22,16 @@ from ..store import Store
 BATCH = 1000
 
 
-def load_snapshot(directory: Path, store: Store) -> dict[str, int]:
-    """Replace the store's entities with the snapshot's; returns items loaded per endpoint."""
+@dataclass
+class Loaded:
+    """Items loaded per endpoint, and what was left out (items without a code, duplicates)."""
+
+    items: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def load_snapshot(directory: Path, store: Store) -> Loaded:
+    """Replace the store's entities with the snapshot's."""
     directory = Path(directory)
     if not directory.is_dir():
         raise SourceError(f"snapshot directory not found: {directory}")
@@ -31,14 +40,34 @@ def load_snapshot(directory: Path, store: Store) -> dict[str, int]:
     unknown = [str(path.relative_to(directory)) for path, match in found if match is None]
     if unknown:
         raise SourceError(f"snapshot {directory}: files match no Akeneo endpoint: {', '.join(unknown)}")
-    loaded: dict[str, int] = {}
+    result = Loaded()
     for endpoint in {match[0].name: match[0] for _, match in found}.values():
         store.clear(endpoint.name)
     for path, (endpoint, parent) in found:
-        rows = ((parent, _code(item, endpoint, path), item) for item in _items(path))
-        while batch := list(islice(rows, BATCH)):
-            loaded[endpoint.name] = loaded.get(endpoint.name, 0) + store.put_many(endpoint.name, batch)
-    return loaded
+        nameless = 0
+        for batch in _batches(_items(path)):
+            rows = [(parent, item[endpoint.key], item) for item in batch if _has_code(item, endpoint)]
+            nameless += len(batch) - len(rows)
+            store.put_many(endpoint.name, rows)
+            result.items[endpoint.name] = result.items.get(endpoint.name, 0) + len(rows)
+        if nameless:
+            result.warnings.append(f"{path.relative_to(directory)}: {nameless} item(s) without '{endpoint.key}' skipped")
+    for kind, count in result.items.items():
+        stored = store.count(kind)
+        if stored < count:
+            result.warnings.append(f"{kind}: {count - stored} item(s) repeat the code of another; the last one is kept")
+            result.items[kind] = stored
+    return result
+
+
+def _batches(items: Iterator[dict]) -> Iterator[list[dict]]:
+    while batch := list(islice(items, BATCH)):
+        yield batch
+
+
+def _has_code(item: dict, endpoint: Endpoint) -> bool:
+    code = item.get(endpoint.key)
+    return isinstance(code, str) and bool(code)
 
 
 def _items(path: Path) -> Iterator[dict]:
@@ -52,8 +81,12 @@ def _items(path: Path) -> Iterator[dict]:
             data = json.load(handle)
     except json.JSONDecodeError as exc:
         raise SourceError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 (byte {exc.start})") from None
     if isinstance(data, dict) and "_embedded" in data:
-        data = data["_embedded"].get("items", [])
+        data = data["_embedded"].get("items", []) if isinstance(data["_embedded"], dict) else None
+    if not isinstance(data, (list, dict)):
+        raise SourceError(f"{path}: expected a JSON array, an API list page or an object")
     for number, item in enumerate(data if isinstance(data, list) else [data], 1):
         yield _object(item, path, number)
 
@@ -62,10 +95,3 @@ def _object(item: object, path: Path, number: int) -> dict:
     if not isinstance(item, dict):
         raise SourceError(f"{path}: item {number} is not a JSON object")
     return item
-
-
-def _code(item: dict, endpoint: Endpoint, path: Path) -> str:
-    code = item.get(endpoint.key)
-    if not isinstance(code, str) or not code:
-        raise SourceError(f"{path}: an item has no '{endpoint.key}'")
-    return code
