@@ -54,3 +54,13 @@ def test_demo_catalog_holds_every_demo_product_and_model(tmp_path: Path) -> None
     assert sorted(ids) == sorted(expected) and len(ids) == len(set(ids))
     report = json.loads((tmp_path / "reports" / "full-import-master.json").read_text())
     assert report["status"] == "succeeded" and report["errors"] == []
+
+
+def test_product_template_writes_every_system_attribute_in_xsd_order() -> None:
+    from transformer.sfcc import SYSTEM_ATTRIBUTES
+
+    template = (ROOT / "templates" / "catalog" / "product.xml.j2").read_text()
+    positions = [template.index(f"<{a.element}") for a in SYSTEM_ATTRIBUTES]
+    assert all(f's["{a.name}"]' in template for a in SYSTEM_ATTRIBUTES)
+    # The table is in XSD order except the store attributes, which close the product.
+    assert positions[:29] == sorted(positions[:29])

@@ -22,7 +22,7 @@ import jsonschema
 
 from .endpoints import ENDPOINTS, Endpoint
 from .errors import ConfigError, ConfigProblem, TransformerError
-from .rules import DEFAULT_RULE_BY_PROPERTY, DEFAULT_RULE_BY_TYPE, RULES, Rule
+from .rules import DEFAULT_RULE_BY_TYPE, RULES, Rule
 from .sfcc import SYSTEM_BY_NAME, SystemAttribute
 from .yamlload import Loaded, load_yaml
 
@@ -52,7 +52,6 @@ ENGINES: dict[str, EngineSpec] = {
 MAPPING_SCHEMAS = {role: f"{role}.schema.json" for role in ("products", "categories", "prices", "assets", "content")}
 OUTPUT_PLACEHOLDERS = ("master_catalog", "storefront_catalog", "library", "site")
 DOWNLOADABLE = ("media-files", "assets")
-PRODUCT_PROPERTIES = frozenset(DEFAULT_RULE_BY_PROPERTY)
 
 
 def frozen(value: object) -> object:
