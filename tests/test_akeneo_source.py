@@ -99,7 +99,7 @@ def test_connection_from_environment_and_dotenv(tmp_path: Path) -> None:
 def test_search_after_paging_over_many_pages(tmp_path: Path) -> None:
     generate(demo_snapshot(), tmp_path / "snap", 1050)
     with FakeAkeneo(tmp_path / "snap") as server, Store(tmp_path / "s.sqlite") as store:
-        report = pull_job(server, store)
+        report = pull_job(server, store, concurrency=1)
         assert store.count("products") == 1050
         pages = data_requests(server, "products")
     assert len(pages) == 11 and report.items["products"] == 1050
@@ -123,17 +123,30 @@ def test_declared_filters_are_sent_as_written(pim, tmp_path: Path, config_dir: P
         "  differential-import-storefront"))
     job = load_config(config_dir).jobs["differential-import-master"]
     with Store(tmp_path / "s.sqlite") as store:
-        pull(client_for(pim), store, job.sources)  # no watermark yet: the user's filter as written
+        pull(client_for(pim, concurrency=1), store, job.sources)  # no watermark yet: the user's filter as written
         first = data_requests(pim, "products")[0].query
         assert json.loads(first["search"][0]) == {"family": [{"operator": "IN", "value": ["shoes"]}],
                                                   "updated": [{"operator": ">", "value": "2020-01-01 00:00:00"}]}
         assert (first["scope"], first["locales"], first["attributes"]) == (["ecommerce"], ["en_US,fr_FR"], ["name,ean"])
         pim.requests.clear()
-        pull(client_for(pim), store, job.sources, since="2025-06-01T12:30:00+02:00")
+        pull(client_for(pim, concurrency=1), store, job.sources, since="2025-06-01T12:30:00+02:00")
         delta = json.loads(data_requests(pim, "products")[0].query["search"][0])
     # The engine's `updated` replaces the user's; other criteria stay; PIM format, in UTC.
     assert delta == {"family": [{"operator": "IN", "value": ["shoes"]}],
                      "updated": [{"operator": ">", "value": "2025-06-01 10:30:00"}]}
+
+
+def test_product_reads_are_split_by_family_and_read_side_by_side(tmp_path: Path) -> None:
+    generate(demo_snapshot(), tmp_path / "snap", 1200)
+    with FakeAkeneo(tmp_path / "snap", page_latency=0.05) as server, Store(tmp_path / "s.sqlite") as store:
+        report = pull_job(server, store, concurrency=4)
+        assert store.count("products") == report.items["products"] == 1200
+        families = sorted(item["code"] for _, item in store.rows("families"))
+    firsts = [json.loads(r.query["search"][0])["family"] for r in data_requests(server, "products")
+              if "search_after" not in r.query]
+    split = sorted(value for criteria in firsts if criteria[0]["operator"] == "IN" for value in criteria[0]["value"])
+    assert split == families  # every known family in exactly one part
+    assert [{"operator": "NOT IN", "value": families}] in firsts and [{"operator": "EMPTY"}] in firsts
 
 
 def test_differential_pull_reads_only_what_changed_and_keeps_the_rest(pim, tmp_path: Path) -> None:
@@ -220,10 +233,10 @@ def test_an_interrupted_pull_resumes_at_the_page_it_stopped(tmp_path: Path) -> N
         # Pages 1-2 come through, then the PIM fails longer than the retry policy lasts.
         server.fail(r"/products$", *[Slow(0)] * 2, *[ServerError(500)] * 4)
         with pytest.raises(SourceError, match="products: HTTP 500"):
-            pull_job(server, store)
+            pull_job(server, store, concurrency=1)
         assert store.count("products") == 200
         server.requests.clear()
-        pull_job(server, store)
+        pull_job(server, store, concurrency=1)
         first = data_requests(server, "products")[0]
         assert "search_after" in first.query  # resumed, not restarted
         assert len(data_requests(server, "products")) == 3

@@ -116,6 +116,10 @@ class Store:
             return self.db.execute("DELETE FROM entities WHERE kind = ? AND (pulled IS NULL OR pulled <> ?)",
                                    (kind, pulled)).rowcount
 
+    def count_pulled(self, kind: str, pulled: int) -> int:
+        """Items of `kind` that pull number `pulled` stored (each once, however often it was read)."""
+        return self.db.execute("SELECT COUNT(*) FROM entities WHERE kind = ? AND pulled = ?", (kind, pulled)).fetchone()[0]
+
     def interrupted_pull(self, kind: str) -> int | None:
         """The pull of `kind` that was interrupted (its cursors remain), to resume under the same number."""
         row = self.db.execute("SELECT pull FROM cursors WHERE kind = ? LIMIT 1", (kind,)).fetchone()

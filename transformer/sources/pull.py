@@ -65,6 +65,8 @@ def pull(client: AkeneoClient, store: Store, sources: tuple[Source, ...], *, sin
     """Sync the store with the declared sources; `since` (UTC ISO 8601) makes filtered reads differential."""
     report = report or PullReport()
     wanted = _with_owners(sources)
+    if client.concurrency > 1 and any(e.paging == "search_after" for e in wanted):
+        wanted.setdefault(ENDPOINTS["families"], None)  # to split product reads by family
     for depth in sorted({_depth(e) for e in wanted}):
         level = [(endpoint, source) for endpoint, source in wanted.items() if _depth(endpoint) == depth]
         _pull_level(client, store, level, since, report)
@@ -84,6 +86,8 @@ def _with_owners(sources: tuple[Source, ...]) -> dict[Endpoint, Source | None]:
 
 
 def _depth(endpoint: Endpoint) -> int:
+    if endpoint.paging == "search_after":
+        return 1  # after the families, which split the read
     return 0 if endpoint.owner is None else 1 + _depth(ENDPOINTS[endpoint.owner])
 
 
@@ -94,30 +98,54 @@ def _pull_level(client: AkeneoClient, store: Store, level, since: str | None, re
         if not differential:
             full.add(endpoint)
         generations[endpoint] = store.interrupted_pull(endpoint.name) or time.time_ns()
-        params = tuple(sorted(_params(endpoint, source, since if differential else None).items()))
         parents = [""] if endpoint.owner is None else endpoint.owner_keys(store.rows(endpoint.owner))
-        reads += [_Read(endpoint, parent, params) for parent in parents]
+        splits = _family_splits(store, client.concurrency) if endpoint.paging == "search_after" else [None]
+        for split in splits:
+            params = tuple(sorted(_params(endpoint, source, since if differential else None, split).items()))
+            reads += [_Read(endpoint, parent, params) for parent in parents]
     _run_reads(client, store, reads, generations, report)
-    for endpoint in full:
-        store.forget_unseen(endpoint.name, generations[endpoint])
+    for endpoint, _ in level:
+        report.items[endpoint.name] = store.count_pulled(endpoint.name, generations[endpoint])
+        if endpoint in full:
+            store.forget_unseen(endpoint.name, generations[endpoint])
 
 
-def _params(endpoint: Endpoint, source: Source | None, since: str | None) -> dict[str, str]:
-    """The query of a read: paging, the declared filters, and the engine's `updated` criterion."""
+def _family_splits(store: Store, concurrency: int) -> list[list[dict] | None]:
+    """`family` criteria that split a product read into parts read side by side (a cursor read is
+    one request at a time): the known families in up to 4 groups per connection (small parts
+    balance uneven families), then any other family and none. Parts may overlap (a product read
+    twice is stored once); together they miss nothing."""
+    families = sorted(item["code"] for _, item in store.rows("families"))
+    if concurrency < 2 or not families:
+        return [None]
+    parts = min(len(families), 4 * concurrency)
+    groups = [families[i::parts] for i in range(parts)]
+    return [[{"operator": "IN", "value": group}] for group in groups] + [
+        [{"operator": "NOT IN", "value": families}], [{"operator": "EMPTY"}]]
+
+
+def _params(endpoint: Endpoint, source: Source | None, since: str | None, family: list[dict] | None = None
+            ) -> dict[str, str]:
+    """The query of a read: paging, the declared filters, the engine's `updated` criterion and
+    the family split."""
     params: dict[str, str] = {}
     if endpoint.paging == "search_after":
         params.update(pagination_type="search_after", limit="100")
     elif endpoint.paging == "offset":
         params["limit"] = "100"
-    if source is None or not endpoint.filtered:
+    if not endpoint.filtered:
         return params
-    search = {k: v for k, v in thawed(source.search or {}).items() if k != "updated" or since is None}
+    search = {k: v for k, v in thawed(source.search or {} if source else {}).items() if k != "updated" or since is None}
+    if family is not None:
+        search["family"] = search.get("family", []) + family  # criteria on one property are ANDed
     if since is not None:
         moment = datetime.fromisoformat(since).astimezone(timezone.utc)
         fmt = PRODUCT_DATE if endpoint.paging == "search_after" else ASSET_DATE
         search["updated"] = [{"operator": ">", "value": moment.strftime(fmt)}]
     if search:
         params["search"] = json.dumps(search, separators=(",", ":"), sort_keys=True)
+    if source is None:
+        return params
     if source.scope:
         params["scope" if endpoint.paging == "search_after" else "channel"] = source.scope
     if source.locales:
@@ -176,8 +204,7 @@ def _run_reads(client: AkeneoClient, store: Store, reads: list[_Read], generatio
 def _write_page(store: Store, one: _Read, items: list, next_url: str | None, pulled: int, report: PullReport) -> None:
     key = one.endpoint.key
     rows = [(one.parent, item[key], item) for item in items if isinstance(item, dict) and key in item]
-    count = store.put_page(one.endpoint.name, rows, pulled, one.key, next_url)
-    report.items[one.endpoint.name] = report.items.get(one.endpoint.name, 0) + count
+    store.put_page(one.endpoint.name, rows, pulled, one.key, next_url)
     report.pages += 1
 
 
