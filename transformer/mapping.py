@@ -63,8 +63,11 @@ def camel(code: str) -> str:
 
 def select_scope(entries: Iterable[dict], channel: str) -> list[tuple[str | None, object]]:
     """(locale, data) of the values for `channel` or for no channel; empty values dropped."""
-    return [(e.get("locale"), e.get("data")) for e in entries
-            if e.get("scope") in (None, channel) and e.get("data") not in (None, "", [], {})]
+    try:
+        return [(e.get("locale"), e.get("data")) for e in entries
+                if e.get("scope") in (None, channel) and e.get("data") not in (None, "", [], {})]
+    except (AttributeError, TypeError):  # not the API's list of {locale, scope, data}
+        raise RuleError("values must be a list of {locale, scope, data} objects") from None
 
 
 def localize(by_locale: dict[str | None, Value], languages: dict[str, str], default_locale: str) -> Localized:
@@ -91,6 +94,8 @@ class ProductMapper:
         self.option_labels = option_labels
         self._check_sources()
         self.system = self._system_plans()
+        # Every system field, with the constant ones (only a default) already filled in.
+        self.constants = dict.fromkeys(SYSTEM_BY_NAME) | {a.name: d for a, sources, d in self.system if not sources}
         self.plans = self._plans()
         self._contexts: dict[tuple[str, str | None], RuleContext] = {}
         self.unknown: Counter = Counter()  # values of attributes the PIM's attribute list lacks
@@ -166,9 +171,11 @@ class ProductMapper:
         values = item.get("values") or {}
         if not isinstance(values, dict):
             return None, [RecordError(record_id, "values", "values must be an object of attribute codes")]
-        view = ProductView(record_id, is_model, dict.fromkeys(SYSTEM_BY_NAME))
+        view = ProductView(record_id, is_model, dict(self.constants))
         computed: dict[int, dict] = {}  # per source plan: a source read by two fields is read once
         for attribute, sources, default in self.system:
+            if not sources:
+                continue  # a constant, already in place
             try:
                 view.system[attribute.name] = self._system_value(attribute, sources, default, item, values, computed)
             except RuleError as exc:
@@ -180,7 +187,7 @@ class ProductMapper:
                     self.unknown[code] += 1
                 continue
             try:
-                view.custom += self._custom_values(plan, _entries(entries))
+                view.custom += self._custom_values(plan, entries)
             except RuleError as exc:
                 errors.append(RecordError(record_id, code, str(exc)))
         return view, errors
@@ -210,7 +217,7 @@ class ProductMapper:
             data = item.get("code") if code == "identifier" and "code" in item else item.get(code)
             entries = [] if data in (None, "", []) else [(None, data)]
         else:
-            entries = select_scope(_entries(values.get(code) or []), self.site.channel)
+            entries = select_scope(values.get(code) or (), self.site.channel)
         return self._apply(plan, entries)
 
     def _apply(self, plan: _Plan, entries) -> dict[str | None, Value]:
@@ -248,13 +255,6 @@ def default_rule(attribute: Attribute) -> Rule:
     if attribute.type == "property":
         return RULES[DEFAULT_RULE_BY_PROPERTY[attribute.code]]
     return RULES[DEFAULT_RULE_BY_TYPE.get(attribute.type, "text")]
-
-
-def _entries(entries: object) -> list[dict]:
-    """An attribute's values as the API shapes them: a list of {locale, scope, data}."""
-    if isinstance(entries, list) and all(isinstance(e, dict) for e in entries):
-        return entries
-    raise RuleError("values must be a list of {locale, scope, data} objects")
 
 
 def _first_per_locale(readings: list[dict], languages: dict[str, str]) -> dict[str | None, Value]:
