@@ -221,6 +221,50 @@ def test_client_errors_are_not_retried(pim) -> None:
     assert len(data_requests(pim, "attributes/nope/options")) == 1
 
 
+def test_a_next_link_that_loops_is_stopped(tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Looping(BaseHTTPRequestHandler):
+        def do_POST(self):  # the token
+            self._json({"access_token": "t", "expires_in": 3600, "refresh_token": "r"})
+
+        def do_GET(self):  # every page says the next one is page 2
+            self._json({"_links": {"next": {"href": f"http://127.0.0.1:{port}/api/rest/v1/categories?page=2"}},
+                        "_embedded": {"items": [{"code": "c"}]}})
+
+        def _json(self, body):
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Looping)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = AkeneoClient(Connection(f"http://127.0.0.1:{port}", "c", "s", "u", "p"), retry=FAST)
+        with pytest.raises(SourceError, match="next link repeats a page already read"):
+            list(client.pages("categories"))
+    finally:
+        server.shutdown()
+
+
+def test_download_errors_fail_the_pull_when_configured(pim, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    sources = tuple(replace(s, download_errors="fail") if s.download else s
+                    for s in CONFIG.jobs["full-import-media-assets-pricebook"].sources)
+    pim.fail(r"^/api/rest/v1/media-files/.+/download$", ServerError(404))
+    with Store(tmp_path / "s.sqlite") as store, pytest.raises(SourceError, match=r"1 download\(s\) failed, first: "):
+        pull(client_for(pim), store, sources, media_root=tmp_path / "static")
+
+
 def test_next_links_are_rebased_on_the_configured_host(pim) -> None:
     client = client_for(pim)
     assert client.url("http://proxy.internal:8080/api/rest/v1/products?search_after=x") == \
@@ -292,7 +336,7 @@ def connect(monkeypatch, server: FakeAkeneo, secret: str = "s3cret") -> None:
 def test_pull_then_run_equals_the_snapshot_run_even_with_faults(pim, tmp_path: Path, monkeypatch, capsys) -> None:
     connect(monkeypatch, pim)
     assert main(["run", "full-import-master", "--demo", "--out", str(tmp_path / "snapshot"), "--config", str(ROOT)]) == 0
-    pim.fail(r"/products$", TooMany(retry_after=0.1), ServerError(500), Drop(), ServerError(502), Malformed())
+    pim.fail(r"/products$", TooMany(retry_after=0.1), ServerError(500), Drop(), ServerError(502), Malformed(), Slow(0.3))
     pim.fail(r"/attributes$", Drop())
     store = str(tmp_path / "store.sqlite")
     assert main(["pull", "full-import-master", "--store", store, "--config", str(ROOT)]) == 0

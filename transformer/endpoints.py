@@ -61,6 +61,8 @@ ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (
     Endpoint("association-types", "association-types", description="Association types"),
     Endpoint("product-models", "product-models", paging="search_after", description="Product models", filtered=True),
     Endpoint("products", "products", "identifier", "search_after", "Products, by identifier", filtered=True),
+    Endpoint("products-uuid", "products-uuid", "uuid", "search_after", "Products, by UUID (PIM 7 and SaaS)",
+             filtered=True),
     Endpoint("media-files", "media-files", description="Media files of image and file attributes"),
     Endpoint("asset-families", "asset-families", paging="cursor", description="Asset families (EE)"),
     Endpoint("asset-family-attributes", "asset-families/{parent}/attributes", paging="single",

@@ -120,6 +120,10 @@ class Store:
         """Items of `kind` that pull number `pulled` stored (each once, however often it was read)."""
         return self.db.execute("SELECT COUNT(*) FROM entities WHERE kind = ? AND pulled = ?", (kind, pulled)).fetchone()[0]
 
+    def forget_cursors(self, kind: str) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM cursors WHERE kind = ?", (kind,))
+
     def interrupted_pull(self, kind: str) -> int | None:
         """The pull of `kind` that was interrupted (its cursors remain), to resume under the same number."""
         row = self.db.execute("SELECT pull FROM cursors WHERE kind = ? LIMIT 1", (kind,)).fetchone()

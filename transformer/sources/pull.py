@@ -28,6 +28,8 @@ from ..errors import SourceError
 from ..store import Store
 from .akeneo import AkeneoClient
 
+# Past this many families the `NOT IN` part would make URLs longer than servers accept.
+MAX_SPLIT_FAMILIES = 150
 # Date formats of the `updated` filter (akeneo-api.md §7): products and models, then assets and records.
 PRODUCT_DATE = "%Y-%m-%d %H:%M:%S"
 ASSET_DATE = "%Y-%m-%dT%H:%M:%SZ"
@@ -105,6 +107,7 @@ def _pull_level(client: AkeneoClient, store: Store, level, since: str | None, re
             reads += [_Read(endpoint, parent, params) for parent in parents]
     _run_reads(client, store, reads, generations, report)
     for endpoint, _ in level:
+        store.forget_cursors(endpoint.name)  # every read of the level is complete
         report.items[endpoint.name] = store.count_pulled(endpoint.name, generations[endpoint])
         if endpoint in full:
             store.forget_unseen(endpoint.name, generations[endpoint])
@@ -116,7 +119,7 @@ def _family_splits(store: Store, concurrency: int) -> list[list[dict] | None]:
     balance uneven families), then any other family and none. Parts may overlap (a product read
     twice is stored once); together they miss nothing."""
     families = sorted(item["code"] for _, item in store.rows("families"))
-    if concurrency < 2 or not families:
+    if concurrency < 2 or not families or len(families) > MAX_SPLIT_FAMILIES:
         return [None]
     parts = min(len(families), 4 * concurrency)
     groups = [families[i::parts] for i in range(parts)]
