@@ -108,28 +108,24 @@ def test_search_after_paging_over_many_pages(tmp_path: Path) -> None:
     assert all("search_after" in p.query for p in pages[1:])
 
 
-def test_declared_filters_are_sent_as_written(pim, tmp_path: Path, config_dir: Path) -> None:
-    jobs = config_dir / "jobs.yaml"
-    jobs.write_text(jobs.read_text().replace(
-        "    sources: &catalog_sources\n", "    sources: &catalog_sources\n      - endpoint: locales\n").replace(
-        "      - endpoint: products\n    mappings:\n      products: mappings/products.yaml\n    outputs:\n"
-        "      - template: catalog/master.xml.j2\n        record_template: catalog/product.xml.j2\n"
-        "        path: catalogs/{master_catalog}/catalog.xml\n\n  differential-import-storefront",
-        "      - endpoint: products\n        search: {family: [{operator: IN, value: [shoes]}], "
-        "updated: [{operator: '>', value: '2020-01-01 00:00:00'}]}\n        scope: ecommerce\n"
-        "        locales: [en_US, fr_FR]\n        attributes: [name, ean]\n    mappings:\n"
-        "      products: mappings/products.yaml\n    outputs:\n      - template: catalog/master.xml.j2\n"
-        "        record_template: catalog/product.xml.j2\n        path: catalogs/{master_catalog}/catalog.xml\n\n"
-        "  differential-import-storefront"))
-    job = load_config(config_dir).jobs["differential-import-master"]
+def test_declared_filters_are_sent_as_written(pim, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from transformer.config import frozen
+
+    declared = {"family": [{"operator": "IN", "value": ["shoes"]}],
+                "updated": [{"operator": ">", "value": "2020-01-01 00:00:00"}]}
+    sources = tuple(replace(s, search=frozen(declared), scope="ecommerce", locales=("en_US", "fr_FR"),
+                            attributes=("name", "ean")) if s.endpoint.name == "products" else s
+                    for s in CONFIG.jobs["differential-import-master"].sources)
+    client = client_for(pim, concurrency=1)
     with Store(tmp_path / "s.sqlite") as store:
-        pull(client_for(pim, concurrency=1), store, job.sources)  # no watermark yet: the user's filter as written
+        pull(client, store, sources)  # no watermark yet: the filter as written
         first = data_requests(pim, "products")[0].query
-        assert json.loads(first["search"][0]) == {"family": [{"operator": "IN", "value": ["shoes"]}],
-                                                  "updated": [{"operator": ">", "value": "2020-01-01 00:00:00"}]}
+        assert json.loads(first["search"][0]) == declared
         assert (first["scope"], first["locales"], first["attributes"]) == (["ecommerce"], ["en_US,fr_FR"], ["name,ean"])
         pim.requests.clear()
-        pull(client_for(pim, concurrency=1), store, job.sources, since="2025-06-01T12:30:00+02:00")
+        pull(client, store, sources, since="2025-06-01T12:30:00+02:00")
         delta = json.loads(data_requests(pim, "products")[0].query["search"][0])
     # The engine's `updated` replaces the user's; other criteria stay; PIM format, in UTC.
     assert delta == {"family": [{"operator": "IN", "value": ["shoes"]}],

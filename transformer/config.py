@@ -231,10 +231,27 @@ class _Loader:
         chains = {name: self.chain(name, members, job_specs, aliases, jobs_file)
                   for name, members in _dict(doc.get("chains")).items()}
         self.template_syntax()
+        self.same_filters(job_specs, jobs_file)
         if self.problems:
             raise ConfigError(sorted(set(self.problems), key=lambda p: (p.file, p.line, p.column, p.message)))
         return Config(self.root, self.root / "templates", site, MappingProxyType(jobs),
                       MappingProxyType(chains), MappingProxyType(aliases))
+
+    def same_filters(self, jobs: dict, jobs_file: Loaded) -> None:
+        """The store keeps one copy of each item, so every job must read an endpoint the same way:
+        a narrower read by one job would drop (or strip values of) items another job relies on."""
+        first: dict[str, tuple[str, object]] = {}
+        for job_id, spec in jobs.items():
+            for index, source in enumerate(_list(spec.get("sources"))):
+                endpoint = ENDPOINTS.get(source.get("endpoint")) if isinstance(source, dict) else None
+                if endpoint is None or not endpoint.filtered:
+                    continue
+                filters = {k: source[k] for k in ("search", "scope", "locales", "attributes") if k in source}
+                seen = first.setdefault(endpoint.name, (job_id, filters))
+                if seen[1] != filters:
+                    self.add(jobs_file, ("jobs", job_id, "sources", index),
+                             f"'{endpoint.name}' is read with other filters than in job '{seen[0]}': the store keeps "
+                             f"one copy, so every job must read it the same way (share them with a YAML anchor)")
 
     def site(self, relative: object, jobs_file: Loaded) -> Site | None:
         if not self.exists(jobs_file, ("settings",), relative, "settings file"):
