@@ -64,7 +64,7 @@ def bench(products: int, workers: int, job: str, scratch: Path) -> dict:
     generated = time.perf_counter() - started
     cli = [sys.executable, "-m", "transformer.cli"]
     load_seconds, _, _ = timed_run(cli + ["load", str(snapshot), "--store", str(store)])
-    seconds, peak_sum, peak_one = timed_run(cli + ["run", job, "--store", str(store), "--out", str(out), "--workers", str(workers)])
+    seconds, peak_sum, peak_one = timed_run(cli + ["run", job, "--offline", "--store", str(store), "--out", str(out), "--workers", str(workers)])
     records = counts["products"] + counts["product-models"]
     xml = sum(p.stat().st_size for p in (out / "site-import").rglob("*.xml"))
     return {"products": products, "models": counts["product-models"], "generate_s": generated, "load_s": load_seconds,
