@@ -111,6 +111,7 @@ class ProductMapping:
     exclude: frozenset[str]
     rules_by_type: Mapping[str, Rule]
     attributes: Mapping[str, AttributeOverride]
+    deleted: str = "offline"  # what to write for products deleted in the PIM: offline | delete
 
 
 @dataclass(frozen=True)
@@ -407,7 +408,7 @@ class _Loader:
         line, col = loaded.where(("custom_attributes",))
         return ProductMapping(loaded.file, f"{loaded.file}:{line}:{col}", system, frozenset(include) if isinstance(include, list) else None,
                               frozenset(_list(custom.get("exclude"))), MappingProxyType(rules_by_type),
-                              MappingProxyType(overrides))
+                              MappingProxyType(overrides), data.get("deleted_products", "offline"))
 
     def field(self, spec: dict, where: tuple, loaded: Loaded) -> Field:
         sources = spec.get("from", ())

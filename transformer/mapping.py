@@ -42,6 +42,7 @@ class ProductView:
     is_model: bool
     system: dict[str, Value | Localized | None]
     custom: list[tuple[str, str | None, Value]] = field(default_factory=list)
+    mode: str | None = None  # "delete": remove the product from SFCC
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,12 @@ class ProductMapper:
         return ctx
 
     # -- one record -----------------------------------------------------------------------
+
+    def gone(self, record_id: str) -> ProductView:
+        """What to write for a product deleted in the PIM: offline, or deleted, as the mapping says."""
+        if self.mapping.deleted == "delete":
+            return ProductView(record_id, False, dict.fromkeys(SYSTEM_BY_NAME), mode="delete")
+        return ProductView(record_id, False, dict.fromkeys(SYSTEM_BY_NAME) | {"onlineFlag": "false"})
 
     def map(self, item: dict, is_model: bool) -> tuple[ProductView | None, list[RecordError]]:
         record_id = item.get("code") if is_model else item.get("identifier")

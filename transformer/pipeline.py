@@ -111,6 +111,22 @@ def _product_chunk(rows: list[tuple[bool, str]]) -> dict:
     return _chunks(rows)
 
 
+def _catalog_rows(store: Store, since: str | None, skip: set[str]) -> tuple[Iterator[tuple[bool, str]], int]:
+    """(is model, JSON) of the models then products to write, and how many. Differential (`since`):
+    those whose content changed, plus the sub-models and products below a changed model, whose
+    inherited values changed with it."""
+    if since is None:
+        count = store.count("product-models") + store.count("products")
+        return chain(((True, raw) for raw in store.iter_raw("product-models", skip=skip)),
+                     ((False, raw) for raw in store.iter_raw("products"))), count
+    roots = {code for code, _ in store.changed_raw("product-models", since)}
+    models = {code for code, _ in store.changed_raw("product-models", since, roots)} - skip
+    products = sum(1 for _ in store.changed_raw("products", since, models | roots))
+    rows = chain(((True, raw) for code, raw in store.changed_raw("product-models", since, roots) if code not in skip),
+                 ((False, raw) for _, raw in store.changed_raw("products", since, models | roots)))
+    return rows, len(models) + products
+
+
 def master_catalog(run: JobRun) -> None:
     """Products and product models as SFCC master catalog products, mapped and rendered on all cores."""
     store, report, site, output = run.store, run.report, run.config.site, run.job.outputs[0]
@@ -121,9 +137,9 @@ def master_catalog(run: JobRun) -> None:
     clashes = store.shared_codes("product-models", "products")
     report.errors += [{"id": code, "field": "code", "message": "a product has the same id; the product model is skipped"}
                       for code in clashes]
-    total = store.count("product-models") + store.count("products")
-    rows = chain(((True, raw) for raw in store.iter_raw("product-models", skip=clashes)),
-                 ((False, raw) for raw in store.iter_raw("products")))
+    since = store.last_success(run.job.id)
+    rows, total = _catalog_rows(store, since if run.job.mode == "differential" else None, set(clashes))
+    gone = [] if since is None else store.gone_since("product-models", since) + store.gone_since("products", since)
     batches = batched(rows, CHUNK)
     if run.workers > 1 and total > CHUNK * run.workers:
         results = ordered_map(_product_chunk, batches, run.workers, _start_worker, setup)
@@ -142,6 +158,10 @@ def master_catalog(run: JobRun) -> None:
             progress.advance(sum(result["counts"].values()))
             if result["xml"]:
                 yield Markup(result["xml"])
+        for code in gone:  # deleted in the PIM since the last successful run
+            yield chunks.render(chunks.mapper.gone(code))
+        if gone:
+            report.counts["deleted_in_pim"] += len(gone)
 
     path = run.output_path(output.path)
     env = environment(run.config.templates)
@@ -158,7 +178,7 @@ def master_catalog(run: JobRun) -> None:
 
 # Implemented engines and the modes each supports; config.ENGINES lists them all.
 IMPLEMENTED: dict[str, tuple[Callable[[JobRun], None], frozenset[str]]] = {
-    "master-catalog": (master_catalog, frozenset({"full"})),
+    "master-catalog": (master_catalog, frozenset({"full", "differential"})),
 }
 
 

@@ -7,6 +7,7 @@ catalog of any size is never held in memory.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from contextlib import contextmanager
@@ -16,6 +17,8 @@ from typing import Iterable, Iterator
 
 from .errors import StoreError
 
+FORMAT = 2  # bumped whenever the tables change
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entities (
     kind    TEXT NOT NULL,
@@ -24,7 +27,14 @@ CREATE TABLE IF NOT EXISTS entities (
     updated TEXT,
     data    TEXT NOT NULL,
     pulled  INTEGER,  -- the full pull that last saw the item; older ones are gone from the PIM
+    hash    TEXT NOT NULL,
+    changed TEXT NOT NULL,  -- when the content last changed (UTC ISO 8601): what differential runs write
     PRIMARY KEY (kind, parent, code)
+);
+CREATE TABLE IF NOT EXISTS gone (  -- items a full read no longer found: deleted in the PIM
+    kind TEXT NOT NULL,
+    code TEXT NOT NULL,
+    at   TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cursors (
     stream   TEXT PRIMARY KEY,  -- endpoint, parent and query of one paged read
@@ -53,7 +63,7 @@ CREATE TABLE IF NOT EXISTS runs (
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 class Store:
@@ -64,7 +74,14 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(self.path)
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0 and self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'entities'").fetchone():
+                version = 1  # written before formats were numbered
+            if version not in (0, FORMAT):
+                raise StoreError(f"store {self.path} was written by another version of akeneo-sfcc (format {version}, "
+                                 f"this one reads {FORMAT}): delete it and pull again")
             self.db.executescript(_SCHEMA)
+            self.db.execute(f"PRAGMA user_version = {FORMAT}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}") from None
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -87,11 +104,19 @@ class Store:
             return self._put(kind, items, pulled)
 
     def _put(self, kind: str, items: Iterable[tuple[str, str, dict]], pulled: int | None) -> int:
-        rows = ((kind, parent, code, item.get("updated"), json.dumps(item, ensure_ascii=False, separators=(",", ":")), pulled)
-                for parent, code, item in items)
+        now = utc_now()
+        rows = []
+        for parent, code, item in items:
+            item = {k: v for k, v in item.items() if k != "_links"}  # links change with paging, not with the item
+            data = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+            rows.append((kind, parent, code, item.get("updated"), data, pulled,
+                         hashlib.sha1(data.encode()).hexdigest(), now))
+        # An item keeps its `changed` time while its content stays the same.
         return self.db.executemany(
-            "INSERT OR REPLACE INTO entities (kind, parent, code, updated, data, pulled) VALUES (?, ?, ?, ?, ?, ?)",
-            rows).rowcount
+            "INSERT INTO entities (kind, parent, code, updated, data, pulled, hash, changed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (kind, parent, code) DO UPDATE SET updated = excluded.updated, data = excluded.data,"
+            " pulled = excluded.pulled, changed = CASE WHEN hash = excluded.hash THEN changed ELSE excluded.changed END,"
+            " hash = excluded.hash", rows).rowcount
 
     def put_page(self, kind: str, items: Iterable[tuple[str, str, dict]], pulled: int, stream: str,
                  next_url: str | None) -> int:
@@ -111,10 +136,26 @@ class Store:
         return (row[0], row[1]) if row else None
 
     def forget_unseen(self, kind: str, pulled: int) -> int:
-        """After a complete full pull of `kind`: drop the items it did not see (gone from the PIM)."""
+        """After a complete full read of `kind`: drop the items it did not see (gone from the PIM),
+        remembering when, so the next runs can take them offline."""
+        unseen = "FROM entities WHERE kind = ? AND (pulled IS NULL OR pulled <> ?)"
         with self.db:
-            return self.db.execute("DELETE FROM entities WHERE kind = ? AND (pulled IS NULL OR pulled <> ?)",
-                                   (kind, pulled)).rowcount
+            self.db.execute(f"INSERT INTO gone (kind, code, at) SELECT kind, code, ? {unseen}", (utc_now(), kind, pulled))
+            return self.db.execute(f"DELETE {unseen}", (kind, pulled)).rowcount
+
+    def gone_since(self, kind: str, since: str) -> list[str]:
+        """Codes of `kind` that disappeared after `since` and have not come back."""
+        return [code for (code,) in self.db.execute(
+            "SELECT DISTINCT code FROM gone g WHERE kind = ? AND at > ? AND NOT EXISTS"
+            " (SELECT 1 FROM entities e WHERE e.kind = g.kind AND e.code = g.code) ORDER BY code", (kind, since))]
+
+    def changed_raw(self, kind: str, since: str, parents: Iterable[str] = ()) -> Iterator[tuple[str, str]]:
+        """(code, JSON) of the items of `kind` whose content changed after `since`, or whose parent
+        is one of `parents`, in code order."""
+        rows = self.db.execute(
+            "SELECT code, data FROM entities WHERE kind = ? AND (changed > ? OR json_extract(data, '$.parent') IN"
+            " (SELECT value FROM json_each(?))) ORDER BY parent, code", (kind, since, json.dumps(sorted(parents))))
+        yield from rows
 
     def count_pulled(self, kind: str, pulled: int) -> int:
         """Items of `kind` that pull number `pulled` stored (each once, however often it was read)."""
@@ -143,10 +184,6 @@ class Store:
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO media (code, path, sha256, size) VALUES (?, ?, ?, ?)",
                             (code, path, sha256, size))
-
-    def clear(self, kind: str) -> None:
-        with self.db:
-            self.db.execute("DELETE FROM entities WHERE kind = ?", (kind,))
 
     def iter(self, kind: str, parent: str | None = None) -> Iterator[dict]:
         """Stream the items of one kind (optionally of one parent) in code order."""

@@ -10,6 +10,7 @@ Other files (media binaries, README) are left alone.
 from __future__ import annotations
 
 import json
+import time
 from itertools import islice
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,18 +42,18 @@ def load_snapshot(directory: Path, store: Store) -> Loaded:
     if unknown:
         raise SourceError(f"snapshot {directory}: files match no Akeneo endpoint: {', '.join(unknown)}")
     result = Loaded()
-    for endpoint in {match[0].name: match[0] for _, match in found}.values():
-        store.clear(endpoint.name)
+    generation = time.time_ns()  # like a full pull: what the snapshot lacks is gone
     for path, (endpoint, parent) in found:
         nameless = 0
         for batch in _batches(_items(path)):
             rows = [(parent, item[endpoint.key], item) for item in batch if _has_code(item, endpoint)]
             nameless += len(batch) - len(rows)
-            store.put_many(endpoint.name, rows)
+            store.put_many(endpoint.name, rows, generation)
             result.items[endpoint.name] = result.items.get(endpoint.name, 0) + len(rows)
         if nameless:
             result.warnings.append(f"{path.relative_to(directory)}: {nameless} item(s) without '{endpoint.key}' skipped")
     for kind, count in result.items.items():
+        store.forget_unseen(kind, generation)
         stored = store.count(kind)
         if stored < count:
             result.warnings.append(f"{kind}: {count - stored} item(s) repeat the code of another; the last one is kept")

@@ -1,0 +1,128 @@
+"""Differential master catalog (3-1-1): after changes in the PIM, a differential run writes exactly
+the changed part of what a full run writes, plus deletions; the store tracks what changed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+from lxml import etree
+
+from transformer.cli import demo_snapshot
+from transformer.config import load_config
+from transformer.pipeline import run_jobs
+from transformer.sources.snapshot import load_snapshot
+from transformer.store import Store
+
+from conftest import ROOT
+
+CONFIG = load_config(ROOT)
+NS = "{http://www.demandware.com/xml/impex/catalog/2006-10-31}"
+CATALOG = Path("site-import/catalogs/akeneo-master/catalog.xml")
+
+
+def products_written(out: Path) -> dict[str, bytes]:
+    """product-id -> the canonical XML of its <product> element."""
+    root = etree.parse(str(out / CATALOG)).getroot()
+    return {p.get("product-id"): etree.tostring(p, method="c14n") for p in root.iter(f"{NS}product")}
+
+
+def run(store: Store, job: str, out: Path) -> dict[str, bytes]:
+    run_jobs(CONFIG, job, store, out, workers=1)
+    return products_written(out)
+
+
+def snapshot_copy(target: Path) -> Path:
+    shutil.copytree(demo_snapshot(), target, ignore=shutil.ignore_patterns("*-files", "README.md"))
+    return target
+
+
+def edit(snapshot: Path, name: str, change) -> None:
+    path = snapshot / name
+    items = json.loads(path.read_text())
+    path.write_text(json.dumps(change(items)))
+
+
+def rename(items: list[dict], codes: set[str], key: str) -> list[dict]:
+    for item in items:
+        if item[key] in codes:
+            item["values"]["name"] = [{"locale": "en_US", "scope": None, "data": f"Renamed {item[key]}"}]
+    return items
+
+
+def test_a_differential_run_writes_what_changed_and_takes_deleted_products_offline(tmp_path: Path) -> None:
+    snap = snapshot_copy(tmp_path / "snap")
+    with Store(tmp_path / "s.sqlite") as store:
+        load_snapshot(snap, store)
+        first = run(store, "differential-import-master", tmp_path / "first")  # no watermark yet: everything
+        assert len(first) == 72
+        models = json.loads((snap / "product-models.json").read_text())
+        root = next(m for m in models if m["parent"] is None and any(c["parent"] == m["code"] for c in models))
+        edit(snap, "product-models.json", lambda items: rename(items, {root["code"]}, "code"))
+        edit(snap, "products.json", lambda items: [p for p in rename(items, {"GIFT-CARD-50"}, "identifier")
+                                                   if p["identifier"] != "AC-SOCKS-MERINO"])
+        load_snapshot(snap, store)
+        delta = run(store, "differential-import-master", tmp_path / "delta")
+        full = run(store, "full-import-master", tmp_path / "full")
+        report = json.loads((tmp_path / "delta" / "reports" / "differential-import-master.json").read_text())
+
+    subs = {m["code"] for m in models if m["parent"] == root["code"]}
+    below = {p["identifier"] for p in json.loads((demo_snapshot() / "products.json").read_text())
+             if p["parent"] in subs | {root["code"]}}
+    assert set(delta) == {root["code"], *subs, *below, "GIFT-CARD-50", "AC-SOCKS-MERINO"}
+    assert all(delta[code] == full[code] for code in delta if code != "AC-SOCKS-MERINO")
+    offline = etree.fromstring(delta["AC-SOCKS-MERINO"])
+    assert [(child.tag, child.text) for child in offline] == [(f"{NS}online-flag", "false")]
+    assert report["counts"]["deleted_in_pim"] == 1
+
+
+def test_deleted_products_can_be_deleted_in_sfcc(tmp_path: Path, config_dir: Path) -> None:
+    products = config_dir / "mappings" / "products.yaml"
+    products.write_text(products.read_text() + "deleted_products: delete\n")
+    config = load_config(config_dir)
+    snap = snapshot_copy(tmp_path / "snap")
+    with Store(tmp_path / "s.sqlite") as store:
+        load_snapshot(snap, store)
+        run_jobs(config, "full-import-master", store, tmp_path / "a", workers=1)
+        edit(snap, "products.json", lambda items: [p for p in items if p["identifier"] != "GIFT-CARD-50"])
+        load_snapshot(snap, store)
+        run_jobs(config, "full-import-master", store, tmp_path / "b", workers=1)
+    root = etree.parse(str(tmp_path / "b" / CATALOG)).getroot()
+    deleted = [p for p in root.iter(f"{NS}product") if p.get("mode") == "delete"]
+    assert [p.get("product-id") for p in deleted] == ["GIFT-CARD-50"] and len(deleted[0]) == 0
+
+
+def test_reloading_unchanged_data_changes_nothing(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite") as store:
+        load_snapshot(demo_snapshot(), store)
+        run(store, "differential-import-master", tmp_path / "first")
+        load_snapshot(demo_snapshot(), store)
+        assert run(store, "differential-import-master", tmp_path / "second") == {}
+
+
+DEMO_PRODUCTS = sorted(p["identifier"] for p in json.loads((demo_snapshot() / "products.json").read_text()))
+DEMO_MODELS = sorted(m["code"] for m in json.loads((demo_snapshot() / "product-models.json").read_text()))
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(products=st.sets(st.sampled_from(DEMO_PRODUCTS), max_size=8),
+       models=st.sets(st.sampled_from(DEMO_MODELS), max_size=3))
+def test_differential_writes_exactly_the_changed_subset_of_a_full_run(tmp_path_factory, products, models) -> None:
+    tmp_path = tmp_path_factory.mktemp("delta")
+    snap = snapshot_copy(tmp_path / "snap")
+    all_models = json.loads((snap / "product-models.json").read_text())
+    all_products = json.loads((snap / "products.json").read_text())
+    with Store(tmp_path / "s.sqlite") as store:
+        load_snapshot(snap, store)
+        run(store, "differential-import-master", tmp_path / "first")
+        edit(snap, "product-models.json", lambda items: rename(items, models, "code"))
+        edit(snap, "products.json", lambda items: rename(items, products, "identifier"))
+        load_snapshot(snap, store)
+        delta = run(store, "differential-import-master", tmp_path / "delta")
+        full = run(store, "full-import-master", tmp_path / "full")
+    touched_models = models | {m["code"] for m in all_models if m["parent"] in models}
+    expected = touched_models | products | {p["identifier"] for p in all_products if p["parent"] in touched_models}
+    assert set(delta) == expected
+    assert {code: full[code] for code in expected} == delta
