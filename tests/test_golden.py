@@ -15,7 +15,7 @@ from transformer.xsd import validate_file
 from conftest import ROOT
 
 GOLDEN = Path(__file__).parent / "golden"
-JOBS = ["full-import-master", "differential-import-master"]
+JOBS = ["full-import-master", "differential-import-master", "full-import-master-variation"]
 
 
 @pytest.mark.parametrize("job", JOBS)

@@ -41,7 +41,7 @@ ENGINES: dict[str, EngineSpec] = {
     "assets": EngineSpec("asset families and assets (binaries or links)"),
     "media-assets-pricebook": EngineSpec("media files, assets and one pricebook per currency"),
     "master-catalog": EngineSpec("products and product models as master catalog products", ("products",), True),
-    "variations": EngineSpec("product models as variation masters, groups and variants"),
+    "variations": EngineSpec("product models as variation masters, groups and variants", ("products",), True),
     "images": EngineSpec("product image groups from image attributes and assets"),
     "storefront-catalog": EngineSpec("categories, category assignments and recommendations"),
     "reference-entities": EngineSpec("reference entities and records as content assets"),
@@ -112,6 +112,7 @@ class ProductMapping:
     rules_by_type: Mapping[str, Rule]
     attributes: Mapping[str, AttributeOverride]
     deleted: str = "offline"  # what to write for products deleted in the PIM: offline | delete
+    variations: str = "master-variation"  # or master-group-variation
 
 
 @dataclass(frozen=True)
@@ -408,7 +409,8 @@ class _Loader:
         line, col = loaded.where(("custom_attributes",))
         return ProductMapping(loaded.file, f"{loaded.file}:{line}:{col}", system, frozenset(include) if isinstance(include, list) else None,
                               frozenset(_list(custom.get("exclude"))), MappingProxyType(rules_by_type),
-                              MappingProxyType(overrides), data.get("deleted_products", "offline"))
+                              MappingProxyType(overrides), data.get("deleted_products", "offline"),
+                              data.get("variations", "master-variation"))
 
     def field(self, spec: dict, where: tuple, loaded: Loaded) -> Field:
         sources = spec.get("from", ())

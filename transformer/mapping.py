@@ -154,6 +154,12 @@ class ProductMapper:
             plans[code] = _Plan(attribute, rule, args, custom_id)
         return plans
 
+    def custom_id(self, code: str) -> str:
+        """The SFCC custom attribute an attribute is written to (variation axes use it too)."""
+        plan = self.plans.get(code)
+        override = self.mapping.attributes.get(code)
+        return plan.custom_id if plan else (override and override.id) or f"akeneo_{camel(code)}"
+
     def _ctx(self, attribute: Attribute, locale: str | None) -> RuleContext:
         key = (attribute.code, locale)
         ctx = self._contexts.get(key)

@@ -25,8 +25,9 @@ from .package import write_validated
 from .parallel import batched, ordered_map
 from .render import RecordRenderer, environment, render_document
 from .report import Progress, RunReport
-from .rules import Attribute
+from .rules import Attribute, RuleError
 from .store import Store, utc_now
+from .variations import VariationMapper, axes_of
 
 
 CHUNK = 200  # records per unit of work handed to a worker
@@ -176,9 +177,51 @@ def master_catalog(run: JobRun) -> None:
     report.outputs.append({"path": str(path.relative_to(run.archive)), "bytes": size, "xsd_valid": True})
 
 
+def variations(run: JobRun) -> None:
+    """Root product models as SFCC variation masters: axes with their values, variants, groups."""
+    store, report, site, output = run.store, run.report, run.config.site, run.job.outputs[0]
+    mapping = run.job.mappings["products"]
+    products = ProductMapper(mapping, site, attributes_from(store), option_labels_from(store))
+    family_variants = {item["code"]: item for _, item in store.rows("family-variants")}
+    axis_ids = {code: products.custom_id(code) for code in products.attributes}
+    order = {(attribute, o["code"]): o.get("sort_order", 0) for attribute, o in store.rows("attribute-options")}
+    mapper = VariationMapper(dict(site.locales), site.default_locale, {a["code"]: a for a in store.iter("attributes")},
+                             axis_ids, products.option_labels, order, mapping.variations)
+    env = environment(run.config.templates)
+    render = RecordRenderer(env, output.record_template, site=site)
+    clashes = set(store.shared_codes("product-models", "products"))
+
+    def records() -> Iterator[Markup]:
+        for root in store.iter("product-models"):
+            if root.get("parent") or root["code"] in clashes:
+                continue
+            family_variant = family_variants.get(root.get("family_variant"))
+            if family_variant is None:
+                report.errors.append({"id": root["code"], "field": "family_variant",
+                                      "message": f"family variant '{root.get('family_variant')}' is not in the PIM"})
+                continue
+            children = store.children("product-models", root["code"])
+            below = store.children("products", root["code"]) + [
+                p for child in children for p in store.children("products", child["code"])]
+            try:
+                view = mapper.map(root, axes_of(family_variant), children, below)
+            except RuleError as exc:
+                report.errors.append({"id": root["code"], "field": "variations", "message": str(exc)})
+                continue
+            report.counts["masters"] += 1
+            report.counts["variants"] += len(view.variants)
+            report.counts["variation_groups"] += len(view.groups)
+            yield render(view)
+
+    path = run.output_path(output.path)
+    size = write_validated(path, render_document(env, output.template, records(), site=site), report.timings)
+    report.outputs.append({"path": str(path.relative_to(run.archive)), "bytes": size, "xsd_valid": True})
+
+
 # Implemented engines and the modes each supports; config.ENGINES lists them all.
 IMPLEMENTED: dict[str, tuple[Callable[[JobRun], None], frozenset[str]]] = {
     "master-catalog": (master_catalog, frozenset({"full", "differential"})),
+    "variations": (variations, frozenset({"full"})),
 }
 
 

@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS entities (
     changed TEXT NOT NULL,  -- when the content last changed (UTC ISO 8601): what differential runs write
     PRIMARY KEY (kind, parent, code)
 );
+-- Products and models by the model they belong to (variations read them model by model).
+CREATE INDEX IF NOT EXISTS entities_by_model ON entities (kind, json_extract(data, '$.parent'));
 CREATE TABLE IF NOT EXISTS gone (  -- items a full read no longer found: deleted in the PIM
     kind TEXT NOT NULL,
     code TEXT NOT NULL,
@@ -201,6 +203,11 @@ class Store:
         for code, data in self.db.execute("SELECT code, data FROM entities WHERE kind = ? ORDER BY parent, code", (kind,)):
             if code not in skip:
                 yield data
+
+    def children(self, kind: str, model: str) -> list[dict]:
+        """The items of `kind` (products, product models) whose parent is the product model `model`."""
+        return [json.loads(data) for (data,) in self.db.execute(
+            "SELECT data FROM entities WHERE kind = ? AND json_extract(data, '$.parent') = ? ORDER BY code", (kind, model))]
 
     def shared_codes(self, kind: str, other: str) -> list[str]:
         """Codes that items of both kinds use (a product model named like a product)."""

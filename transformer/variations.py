@@ -1,0 +1,113 @@
+"""The map stage for variations: a root product model and what lies below it become an SFCC
+variation master: its variation attributes (the family variant's axes) with their values and
+localized display values, its variants, and (Master-Group-Variation) its variation groups.
+
+Levels (connector-spec §4.8): one level: root -> master, products -> variants. Two levels,
+Master-Variation: the level-1 models are flattened, every product below the root is a variant.
+Two levels, Master-Group-Variation: the level-1 models also become variation groups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .mapping import X_DEFAULT, Localized, localize
+from .rules import RuleError, format_decimal
+from .sfcc import xml_safe
+
+MASTER_VARIATION = "master-variation"
+MASTER_GROUP_VARIATION = "master-group-variation"
+
+
+@dataclass
+class VariationAttribute:
+    id: str
+    display_names: Localized
+    values: list[tuple[str, Localized]] = field(default_factory=list)  # (value, display values)
+
+
+@dataclass
+class MasterView:
+    """An SFCC variation master as the variations template sees it."""
+
+    id: str
+    attributes: list[VariationAttribute]
+    variants: list[str]
+    groups: list[str]
+
+
+class VariationMapper:
+    def __init__(self, languages: dict[str, str], default_locale: str, attributes: dict[str, dict],
+                 custom_ids: dict[str, str], option_labels: Callable[[str, str], dict[str, str]],
+                 option_order: dict[tuple[str, str], int], mode: str):
+        self.languages, self.default_locale = languages, default_locale
+        self.attributes, self.custom_ids, self.option_labels, self.mode = attributes, custom_ids, option_labels, mode
+        self.option_order = option_order
+
+    def map(self, root: dict, axes: list[list[str]], children: list[dict], products: list[dict]) -> MasterView:
+        """`axes`: the axis codes per level; `children`: the level-1 models; `products`: every
+        product below the root (its own, or its children's)."""
+        sub_models = {m["code"]: m for m in children}
+        codes = [code for level in axes for code in level]
+        found: dict[str, dict[str, tuple[tuple, Localized]]] = {code: {} for code in codes}
+        for product in products:
+            model = sub_models.get(product.get("parent"), {})
+            for code in codes:
+                value = _axis_data(product, code) or _axis_data(model, code)
+                if value is not None:
+                    text = self._value(code, value)
+                    found[code].setdefault(text, (self._rank(code, value, text), self._display(code, value, text)))
+        attributes = [VariationAttribute(self.custom_ids.get(code, code), self._labels(self.attributes.get(code, {})),
+                                         [(text, shown) for text, (_, shown) in sorted(found[code].items(), key=lambda v: v[1][0])])
+                      for code in codes if found[code]]
+        groups = sorted(sub_models) if self.mode == MASTER_GROUP_VARIATION else []
+        return MasterView(root["code"], attributes, sorted(p["identifier"] for p in products), groups)
+
+    def _value(self, code: str, data: object) -> str:
+        """The axis value SFCC stores on the variant: option or record code, `<amount> <unit>`, a boolean."""
+        if isinstance(data, bool):
+            return "true" if data else "false"
+        if isinstance(data, dict) and "amount" in data:
+            return f"{format_decimal(data['amount'])} {data.get('unit', '')}".strip()
+        if isinstance(data, (int, float)):
+            return format_decimal(data)
+        if isinstance(data, str) and data:
+            return xml_safe(data)[:256]
+        raise RuleError(f"axis '{code}' has a value SFCC cannot use as a variation value: {data!r}")
+
+    def _rank(self, code: str, data: object, text: str) -> tuple:
+        """Values in the PIM's option order, metrics and numbers by size, the rest alphabetically."""
+        if isinstance(data, str) and (code, data) in self.option_order:
+            return (0, self.option_order[(code, data)], text)
+        if isinstance(data, dict) and "amount" in data:
+            return (1, float(format_decimal(data["amount"])), text)
+        return (2, 0, text)
+
+    def _display(self, code: str, data: object, text: str) -> Localized:
+        attribute = self.attributes.get(code, {})
+        if attribute.get("type") in ("pim_catalog_simpleselect", "pim_reference_data_simpleselect") and isinstance(data, str):
+            labels = self.option_labels(code, data)
+            by_locale = {locale: xml_safe(labels.get(locale) or text) for locale in self.languages}
+            return localize(by_locale, self.languages, self.default_locale)
+        return [(X_DEFAULT, text)]
+
+    def _labels(self, attribute: dict) -> Localized:
+        labels = attribute.get("labels") or {}
+        by_locale = {locale: xml_safe(labels[locale]) for locale in self.languages if labels.get(locale)}
+        return localize(by_locale, self.languages, self.default_locale) or [(X_DEFAULT, attribute.get("code", ""))]
+
+
+def _axis_data(item: dict, code: str) -> object:
+    """An axis value (axes are never localizable nor scopable)."""
+    for entry in (item.get("values") or {}).get(code) or ():
+        if isinstance(entry, dict) and entry.get("data") not in (None, "", []):
+            return entry["data"]
+    return None
+
+
+def axes_of(family_variant: dict) -> list[list[str]]:
+    """The axis codes of a family variant, per level."""
+    sets = sorted(family_variant.get("variant_attribute_sets") or [], key=lambda s: s.get("level", 0))
+    return [list(s.get("axes") or []) for s in sets]
+
