@@ -15,7 +15,8 @@ from transformer.xsd import validate_file
 from conftest import ROOT
 
 GOLDEN = Path(__file__).parent / "golden"
-JOBS = ["full-import-master", "differential-import-master", "full-import-master-variation"]
+JOBS = ["full-import-master", "differential-import-master", "full-import-master-variation", "full-import-storefront",
+        "differential-import-storefront"]
 
 
 @pytest.mark.parametrize("job", JOBS)

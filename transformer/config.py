@@ -43,7 +43,7 @@ ENGINES: dict[str, EngineSpec] = {
     "master-catalog": EngineSpec("products and product models as master catalog products", ("products",), True),
     "variations": EngineSpec("product models as variation masters, groups and variants", ("products",), True),
     "images": EngineSpec("product image groups from image attributes and assets"),
-    "storefront-catalog": EngineSpec("categories, category assignments and recommendations"),
+    "storefront-catalog": EngineSpec("categories, category assignments and recommendations", ("categories",), True),
     "reference-entities": EngineSpec("reference entities and records as content assets"),
     "record-grouping": EngineSpec("records grouped into a content attribute group"),
     "catalog-refinements": EngineSpec("refinement definitions saved from a catalog export"),

@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 
 from markupsafe import Markup
 
+from .categories import AssignmentView, CategoryTree
 from .config import Config, Job, load_config
 from .errors import NotImplementedYet, TransformerError
 from .mapping import ProductMapper
@@ -218,10 +219,71 @@ def variations(run: JobRun) -> None:
     report.outputs.append({"path": str(path.relative_to(run.archive)), "bytes": size, "xsd_valid": True})
 
 
+def storefront_catalog(run: JobRun) -> None:
+    """Categories (always all of them) and the category assignments of the products: all, or in a
+    differential run those of the products that changed; assignments gone since are deleted."""
+    store, report, site, output = run.store, run.report, run.config.site, run.job.outputs[0]
+    settings = run.job.mappings["categories"]
+    tree = CategoryTree(list(store.iter("categories")), settings, dict(site.locales), site.default_locale,
+                        site.storefront_catalog)
+    env = environment(run.config.templates)
+    render = RecordRenderer(env, output.record_template, site=site)
+    since = store.last_success(run.job.id) if run.job.mode == "differential" else None
+    catalog = site.storefront_catalog
+    store.drop_pending_assignments(catalog)  # left by a run that did not finish
+    writing = settings.get("write_categories", True)
+
+    def records() -> Iterator[Markup]:
+        if not writing:
+            return
+        for view in tree.views():
+            report.counts["categories"] += 1
+            yield render(view)
+        for item, is_model in _storefront_items(store, since):
+            item_id = item["code"] if is_model else item.get("identifier")
+            views = tree.assignments(item_id, item.get("categories") or [], _inherited_categories(store, item))
+            if views is None:
+                report.counts["outside_trees"] += 1
+                continue
+            current = {v.category for v in views}
+            views += [AssignmentView(item_id, code, delete=True) for code in sorted(store.assigned(catalog, item_id) - current)]
+            store.stage_assignments([(catalog, item_id, code) for code in current] or [(catalog, item_id, None)])
+            for view in views:
+                report.counts["assignments_deleted" if view.delete else "assignments"] += 1
+                yield render(view)
+
+    path = run.output_path(output.path)
+    size = write_validated(path, render_document(env, output.template, records(), site=site), report.timings)
+    store.commit_assignments(catalog)
+    report.outputs.append({"path": str(path.relative_to(run.archive)), "bytes": size, "xsd_valid": True})
+
+
+def _inherited_categories(store: Store, item: dict) -> set[str]:
+    """Categories set on the item's parent and grandparent models (assigned there, not here)."""
+    found: set[str] = set()
+    parent = item.get("parent")
+    for _ in range(2):
+        model = store.get("product-models", parent) if parent else None
+        if model is None:
+            break
+        found.update(model.get("categories") or [])
+        parent = model.get("parent")
+    return found
+
+
+def _storefront_items(store: Store, since: str | None) -> Iterator[tuple[dict, bool]]:
+    """Product models, then products: all, or those whose content changed after `since`."""
+    for kind, is_model in (("product-models", True), ("products", False)):
+        rows = store.iter_raw(kind) if since is None else (raw for _, raw in store.changed_raw(kind, since))
+        for raw in rows:
+            yield json.loads(raw), is_model
+
+
 # Implemented engines and the modes each supports; config.ENGINES lists them all.
 IMPLEMENTED: dict[str, tuple[Callable[[JobRun], None], frozenset[str]]] = {
     "master-catalog": (master_catalog, frozenset({"full", "differential"})),
     "variations": (variations, frozenset({"full"})),
+    "storefront-catalog": (storefront_catalog, frozenset({"full", "differential"})),
 }
 
 

@@ -33,6 +33,20 @@ CREATE TABLE IF NOT EXISTS entities (
 );
 -- Products and models by the model they belong to (variations read them model by model).
 CREATE INDEX IF NOT EXISTS entities_by_model ON entities (kind, json_extract(data, '$.parent'));
+-- Category assignments as the storefront catalog has them after the last successful run, and
+-- those of the running job, which replace them per product when it succeeds.
+CREATE TABLE IF NOT EXISTS assignments (
+    catalog  TEXT NOT NULL,
+    product  TEXT NOT NULL,
+    category TEXT NOT NULL,
+    PRIMARY KEY (catalog, product, category)
+);
+CREATE TABLE IF NOT EXISTS pending_assignments (
+    catalog  TEXT NOT NULL,
+    product  TEXT NOT NULL,
+    category TEXT  -- NULL: the product has no assignment any more
+);
+CREATE INDEX IF NOT EXISTS pending_by_catalog ON pending_assignments (catalog, product);
 CREATE TABLE IF NOT EXISTS gone (  -- items a full read no longer found: deleted in the PIM
     kind TEXT NOT NULL,
     code TEXT NOT NULL,
@@ -222,6 +236,32 @@ class Store:
 
     def count(self, kind: str) -> int:
         return self.db.execute("SELECT COUNT(*) FROM entities WHERE kind = ?", (kind,)).fetchone()[0]
+
+    # -- category assignments -------------------------------------------------------------
+
+    def assigned(self, catalog: str, product: str) -> set[str]:
+        """Categories `product` was assigned to in `catalog` by the last run that succeeded."""
+        return {c for (c,) in self.db.execute("SELECT category FROM assignments WHERE catalog = ? AND product = ?",
+                                              (catalog, product))}
+
+    def stage_assignments(self, rows: list[tuple[str, str, str | None]]) -> None:
+        """(catalog, product, category or None) written by the running job, kept apart until it succeeds."""
+        with self.db:
+            self.db.executemany("INSERT INTO pending_assignments (catalog, product, category) VALUES (?, ?, ?)", rows)
+
+    def commit_assignments(self, catalog: str) -> None:
+        """The running job succeeded: its assignments replace the earlier ones of the same products."""
+        with self.db:
+            self.db.execute("DELETE FROM assignments WHERE catalog = ? AND product IN"
+                            " (SELECT product FROM pending_assignments WHERE catalog = ?)", (catalog, catalog))
+            self.db.execute("INSERT OR IGNORE INTO assignments (catalog, product, category) SELECT catalog, product,"
+                            " category FROM pending_assignments WHERE catalog = ? AND category IS NOT NULL", (catalog,))
+            self.db.execute("DELETE FROM pending_assignments WHERE catalog = ?", (catalog,))
+
+    def drop_pending_assignments(self, catalog: str) -> None:
+        """Forget what a failed (or killed) run staged."""
+        with self.db:
+            self.db.execute("DELETE FROM pending_assignments WHERE catalog = ?", (catalog,))
 
     # -- run state ----------------------------------------------------------------------
 

@@ -1,0 +1,82 @@
+"""The map stage for the storefront catalog: PIM category trees become SFCC categories under the
+storefront `root`, and products become category assignments (connector-spec §4.6).
+
+The exported trees are the configured ones (all when none is named), or the subtree of the
+`top_level_category`. Their roots (or that category) become `root`; a product whose categories
+all lie outside them is not assigned, a product without category is kept. A variant or
+sub-model is assigned only to the categories set at its own level, not to those it inherits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from .mapping import X_DEFAULT, Localized, localize
+from .sfcc import xml_safe
+
+ROOT = "root"
+
+
+@dataclass
+class CategoryView:
+    kind = "category"
+    id: str
+    names: Localized
+    online: str
+    parent: str | None
+    custom: list[tuple[str, str | None, str]] = field(default_factory=list)
+
+
+@dataclass
+class AssignmentView:
+    kind = "assignment"
+    product: str
+    category: str
+    primary: bool = False
+    delete: bool = False
+
+
+class CategoryTree:
+    def __init__(self, categories: list[dict], settings: Mapping, languages: dict[str, str], default_locale: str,
+                 catalog_id: str):
+        self.languages, self.default_locale, self.catalog_id = languages, default_locale, catalog_id
+        self.online = "true" if settings.get("online", True) else "false"
+        self.primary = settings.get("primary_flag", True)
+        by_code = {c["code"]: c for c in categories}
+        top = settings.get("top_level_category")
+        trees = set(settings.get("trees") or [c["code"] for c in categories if not c.get("parent")])
+        self.roots = {top} if top else trees  # written as the storefront root
+        self.selected = {code: c for code, c in by_code.items()
+                         if code not in self.roots and self._root_of(code, by_code) & self.roots}
+
+    @staticmethod
+    def _root_of(code: str, by_code: dict[str, dict]) -> set[str]:
+        """The category and all its ancestors."""
+        seen: set[str] = set()
+        while code and code not in seen and code in by_code:
+            seen.add(code)
+            code = by_code[code].get("parent")
+        return seen
+
+    def views(self) -> list[CategoryView]:
+        """The storefront root, then the categories, parents before children."""
+        root = CategoryView(ROOT, [(X_DEFAULT, self.catalog_id)], "true", None)
+        depth = {code: len(self._root_of(code, self.selected)) for code in self.selected}
+        return [root] + [self._view(self.selected[code]) for code in sorted(self.selected, key=lambda c: (depth[c], c))]
+
+    def _view(self, category: dict) -> CategoryView:
+        labels = category.get("labels") or {}
+        by_locale = {locale: xml_safe(labels[locale]) for locale in self.languages if labels.get(locale)}
+        names = localize(by_locale, self.languages, self.default_locale) or [(X_DEFAULT, category["code"])]
+        parent = category.get("parent")
+        custom = [("showInMenu", None, "true")] if self.online == "true" else []
+        return CategoryView(category["code"], names, self.online, parent if parent in self.selected else ROOT, custom)
+
+    def assignments(self, item_id: str, categories: list[str], inherited: set[str]) -> list[AssignmentView] | None:
+        """The item's assignments, the first primary; None when all its categories are outside the trees."""
+        own = [code for code in categories if code not in inherited]
+        inside = [code for code in own if code in self.selected]
+        if categories and not any(code in self.selected or code in self.roots for code in categories):
+            return None
+        return [AssignmentView(item_id, code, primary=self.primary and i == 0) for i, code in enumerate(inside)]
