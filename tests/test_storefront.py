@@ -76,14 +76,20 @@ def test_assignments_primary_first_own_level_only_and_outside_trees_skipped(stor
     assert outlet_only and not set(outlet_only) & set(by_product)
 
 
-def test_removed_assignments_are_deleted_by_the_next_runs(store, tmp_path: Path) -> None:
-    run(store, "full-import-storefront", tmp_path / "one")
-    run(store, "differential-import-storefront", tmp_path / "first-delta")
+def drop_a_category(store: Store) -> tuple[dict, str]:
+    """Take a simple product out of one of its categories in the PIM; reload."""
     products = json.loads((store.snap / "products.json").read_text())
     changed = next(p for p in products if not p["parent"] and len(p["categories"]) >= 2)
     dropped = changed["categories"].pop()
     (store.snap / "products.json").write_text(json.dumps(products))
     load_snapshot(store.snap, store)
+    return changed, dropped
+
+
+def test_removed_assignments_are_deleted_by_the_next_runs(store, tmp_path: Path) -> None:
+    run(store, "full-import-storefront", tmp_path / "one")
+    run(store, "differential-import-storefront", tmp_path / "first-delta")
+    changed, dropped = drop_a_category(store)
     delta = assignments(run(store, "differential-import-storefront", tmp_path / "delta"))
     assert {p for p, *_ in delta} == {changed["identifier"]}
     assert (changed["identifier"], dropped, "delete", False) in delta
@@ -93,11 +99,7 @@ def test_removed_assignments_are_deleted_by_the_next_runs(store, tmp_path: Path)
 
 def test_a_failed_run_does_not_record_its_assignments(store, tmp_path: Path) -> None:
     run(store, "full-import-storefront", tmp_path / "one")
-    products = json.loads((store.snap / "products.json").read_text())
-    changed = next(p for p in products if not p["parent"] and len(p["categories"]) >= 2)
-    dropped = changed["categories"].pop()
-    (store.snap / "products.json").write_text(json.dumps(products))
-    load_snapshot(store.snap, store)
+    changed, dropped = drop_a_category(store)
     blocked = tmp_path / "blocked"
     blocked.write_text("not a folder")
     with pytest.raises(OSError):
