@@ -37,6 +37,14 @@ class AssignmentView:
     delete: bool = False
 
 
+@dataclass
+class RecommendationView:
+    kind = "recommendation"
+    source: str
+    target: str
+    type: str
+
+
 class CategoryTree:
     def __init__(self, categories: list[dict], settings: Mapping, languages: dict[str, str], default_locale: str,
                  catalog_id: str):

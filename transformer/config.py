@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -43,7 +43,8 @@ ENGINES: dict[str, EngineSpec] = {
     "master-catalog": EngineSpec("products and product models as master catalog products", ("products",), True),
     "variations": EngineSpec("product models as variation masters, groups and variants", ("products",), True),
     "images": EngineSpec("product image groups from image attributes and assets"),
-    "storefront-catalog": EngineSpec("categories, category assignments and recommendations", ("categories",), True),
+    "storefront-catalog": EngineSpec("categories, category assignments and recommendations",
+                                     ("categories", "products"), True),
     "reference-entities": EngineSpec("reference entities and records as content assets"),
     "record-grouping": EngineSpec("records grouped into a content attribute group"),
     "catalog-refinements": EngineSpec("refinement definitions saved from a catalog export"),
@@ -113,6 +114,7 @@ class ProductMapping:
     attributes: Mapping[str, AttributeOverride]
     deleted: str = "offline"  # what to write for products deleted in the PIM: offline | delete
     variations: str = "master-variation"  # or master-group-variation
+    associations: Mapping = field(default_factory=lambda: MappingProxyType({}))  # the `associations` section
 
 
 @dataclass(frozen=True)
@@ -410,7 +412,7 @@ class _Loader:
         return ProductMapping(loaded.file, f"{loaded.file}:{line}:{col}", system, frozenset(include) if isinstance(include, list) else None,
                               frozenset(_list(custom.get("exclude"))), MappingProxyType(rules_by_type),
                               MappingProxyType(overrides), data.get("deleted_products", "offline"),
-                              data.get("variations", "master-variation"))
+                              data.get("variations", "master-variation"), frozen(data.get("associations", {})))
 
     def field(self, spec: dict, where: tuple, loaded: Loaded) -> Field:
         sources = spec.get("from", ())

@@ -43,6 +43,9 @@ class ProductView:
     system: dict[str, Value | Localized | None]
     custom: list[tuple[str, str | None, Value]] = field(default_factory=list)
     mode: str | None = None  # "delete": remove the product from SFCC
+    bundled: list[tuple[str, str]] = field(default_factory=list)  # (product id, quantity)
+    set_products: list[str] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (product id, link type)
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,25 @@ class ProductMapper:
                 view.custom += self._custom_values(plan, entries)
             except RuleError as exc:
                 errors.append(RecordError(record_id, code, str(exc)))
+        self._associations(view, item, errors)
         return view, errors
+
+    def _associations(self, view: ProductView, item: dict, errors: list[RecordError]) -> None:
+        """Bundles and product sets (by family), and product links when links are the target."""
+        settings = self.mapping.associations
+        family = item.get("family")
+        try:
+            bundles, sets = settings.get("bundles"), settings.get("product_sets")
+            if bundles and family in bundles["families"]:
+                view.bundled = [(target, str(quantity)) for target, quantity in
+                                associated(item, bundles["association"], quantified=True)]
+            if sets and family in sets["families"]:
+                view.set_products = [target for target, _ in associated(item, sets["association"])]
+            if settings.get("target") == "product-links":
+                view.links = [(target, link) for kind, link in (settings.get("link_types") or {}).items()
+                              for target, _ in associated(item, kind)]
+        except RuleError as exc:
+            errors.append(RecordError(view.id, "associations", str(exc)))
 
     def _system_value(self, attribute: SystemAttribute, sources, default, item: dict, values: dict, computed: dict):
         readings = []
@@ -261,6 +282,26 @@ def _single(by_locale: dict[str | None, Value], default_locale: str) -> Value | 
     if None in by_locale:
         return by_locale[None]
     return by_locale.get(default_locale) or next(iter(by_locale.values()), None)
+
+
+def associated(item: dict, kind: str, quantified: bool = False) -> list[tuple[str, int]]:
+    """(product id, quantity) of the products and product models an item is associated with by
+    association type `kind`; a quantified association of that type gives the quantities."""
+    found: dict[str, int] = {}
+    plain = (item.get("associations") or {}).get(kind) or {}
+    for target in list(plain.get("products") or []) + list(plain.get("product_models") or []):
+        found.setdefault(target, 1)
+    if quantified:
+        counted = (item.get("quantified_associations") or {}).get(kind) or {}
+        for entry in list(counted.get("products") or []) + list(counted.get("product_models") or []):
+            target = entry.get("identifier") or entry.get("code") or entry.get("uuid") if isinstance(entry, dict) else None
+            if not isinstance(target, str) or not isinstance(entry.get("quantity"), int) or entry["quantity"] < 1:
+                raise RuleError(f"quantified association '{kind}' holds an entry without a target or a quantity")
+            found[target] = entry["quantity"]
+    bad = [target for target in found if not isinstance(target, str) or product_id_problem(target)]
+    if bad:
+        raise RuleError(f"association '{kind}' targets ids SFCC refuses: {bad[:3]}")
+    return list(found.items())
 
 
 def default_rule(attribute: Attribute) -> Rule:

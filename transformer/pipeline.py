@@ -18,10 +18,10 @@ from typing import Callable, Iterator
 
 from markupsafe import Markup
 
-from .categories import AssignmentView, CategoryTree
+from .categories import AssignmentView, CategoryTree, RecommendationView
 from .config import Config, Job, load_config
 from .errors import NotImplementedYet, TransformerError
-from .mapping import ProductMapper
+from .mapping import ProductMapper, associated
 from .package import write_validated
 from .parallel import batched, ordered_map
 from .render import RecordRenderer, environment, render_document
@@ -232,6 +232,7 @@ def storefront_catalog(run: JobRun) -> None:
     catalog = site.storefront_catalog
     store.drop_pending_assignments(catalog)  # left by a run that did not finish
     writing = settings.get("write_categories", True)
+    associations = run.job.mappings["products"].associations
 
     def records() -> Iterator[Markup]:
         if not writing:
@@ -251,6 +252,23 @@ def storefront_catalog(run: JobRun) -> None:
             for view in views:
                 report.counts["assignments_deleted" if view.delete else "assignments"] += 1
                 yield render(view)
+        if associations.get("target", "recommendations") == "recommendations":
+            yield from recommendations()
+
+    def recommendations() -> Iterator[Markup]:
+        """After every assignment (catalog.xsd order): one per associated product or model."""
+        types = associations.get("recommendation_types") or {}
+        for item, is_model in _storefront_items(store, since):
+            source = item["code"] if is_model else item.get("identifier")
+            for kind, number in types.items():
+                try:
+                    targets = associated(item, kind)
+                except RuleError as exc:
+                    report.errors.append({"id": source, "field": "associations", "message": str(exc)})
+                    continue
+                for target, _ in targets:
+                    report.counts["recommendations"] += 1
+                    yield render(RecommendationView(source, target, str(number)))
 
     path = run.output_path(output.path)
     size = write_validated(path, render_document(env, output.template, records(), site=site), report.timings)
