@@ -226,3 +226,21 @@ def test_values_of_attributes_the_pim_does_not_list_are_counted():
 def test_a_tab_in_a_product_id_is_refused():
     view, errors = mapper().map(product("A\tB"), is_model=False)
     assert view is None and errors[0].message == "product id contains a tab (XML would read it as a space)"
+
+
+def test_empty_selects_of_the_family_are_written_empty_so_merge_clears_them():
+    one = ProductMapper(CONFIG.jobs["full-import-master"].mappings["products"], CONFIG.site, ATTRIBUTES,
+                        lambda a, c: {}, families={"shirts": ["color", "material", "size_eu", "name"]})
+    view, _ = one.map({**product(color=[value("red")]), "family": "shirts"}, is_model=False)
+    assert [c for c in view.custom if c[0] in ("color", "akeneo_material")] == [("color", None, "red"),
+                                                                             ("akeneo_material", None, "")]
+    model, _ = one.map({"code": "M", "family": "shirts", "values": {}}, is_model=True)
+    assert model.custom == []  # a model's empty selects may be axes its variants hold
+
+
+def test_a_model_is_online_when_a_product_below_it_is_enabled():
+    below = {"M-ON": True, "M-OFF": False}
+    one = ProductMapper(CONFIG.jobs["full-import-master"].mappings["products"], CONFIG.site, ATTRIBUTES,
+                        lambda a, c: {}, enabled_below=below.__getitem__)
+    assert one.map({"code": "M-ON", "values": {}}, is_model=True)[0].system["onlineFlag"] == "true"
+    assert one.map({"code": "M-OFF", "values": {}}, is_model=True)[0].system["onlineFlag"] == "false"

@@ -86,3 +86,13 @@ def test_run_state_moves_forward_only_after_success(tmp_path: Path) -> None:
         assert store.last_success("job") == started
         statuses = [row[0] for row in store.db.execute("SELECT status FROM runs ORDER BY id")]
         assert statuses == ["succeeded", "failed"]
+
+
+def test_enabled_below_looks_through_sub_models(tmp_path: Path) -> None:
+    write(tmp_path / "snap" / "product-models.json", [{"code": "root", "parent": None}, {"code": "sub", "parent": "root"},
+                                                     {"code": "off", "parent": None}])
+    write(tmp_path / "snap" / "products.json", [{"identifier": "a", "parent": "sub", "enabled": True},
+                                                {"identifier": "b", "parent": "off", "enabled": False}])
+    with Store(tmp_path / "s.sqlite") as store:
+        load_snapshot(tmp_path / "snap", store)
+        assert store.enabled_below("root") and store.enabled_below("sub") and not store.enabled_below("off")

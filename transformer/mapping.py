@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 from .config import ProductMapping, Site, hint
 from .errors import ConfigError, ConfigProblem
 from .rules import DEFAULT_RULE_BY_PROPERTY, DEFAULT_RULE_BY_TYPE, RULES, Attribute, Rule, RuleContext, RuleError
+from .endpoints import SELECT_TYPES
 from .sfcc import SYSTEM_BY_NAME, SystemAttribute, product_id_problem, system_value_problem, xml_safe
 
 X_DEFAULT = "x-default"
@@ -90,17 +91,25 @@ class ProductMapper:
     """Maps products and models with one product mapping, for one site."""
 
     def __init__(self, mapping: ProductMapping, site: Site, attributes: dict[str, Attribute],
-                 option_labels: Callable[[str, str], dict[str, str]]):
+                 option_labels: Callable[[str, str], dict[str, str]], families: dict[str, list[str]] | None = None,
+                 enabled_below: Callable[[str], bool] | None = None):
+        """`families`: family code -> its attribute codes (to clear empty selects); `enabled_below`:
+        whether a product model has an enabled product below it (a model's own `enabled`)."""
         self.mapping = mapping
         self.site = site
         self.languages = dict(site.locales)
         self.attributes = attributes
         self.option_labels = option_labels
+        self.enabled_below = enabled_below
         self._check_sources()
         self.system = self._system_plans()
         # Every system field, with the constant ones (only a default) already filled in.
         self.constants = dict.fromkeys(SYSTEM_BY_NAME) | {a.name: d for a, sources, d in self.system if not sources}
         self.plans = self._plans()
+        # Per family, the select attributes written as custom attributes: an empty one is written
+        # empty, so that a MERGE import clears the value SFCC had.
+        self.selects = {family: [c for c in codes if c in self.plans and self.plans[c].attribute.type in SELECT_TYPES]
+                        for family, codes in (families or {}).items()}
         self._contexts: dict[tuple[str, str | None], RuleContext] = {}
         self.unknown: Counter = Counter()  # values of attributes the PIM's attribute list lacks
 
@@ -206,6 +215,10 @@ class ProductMapper:
                 view.custom += self._custom_values(plan, entries)
             except RuleError as exc:
                 errors.append(RecordError(record_id, code, str(exc)))
+        if not is_model:  # a model's selects include axes that only its variants hold
+            written = {custom_id for custom_id, _, _ in view.custom}
+            view.custom += [(self.plans[code].custom_id, None, "") for code in self.selects.get(item.get("family"), ())
+                            if self.plans[code].custom_id not in written]
         self._associations(view, item, errors)
         return view, errors
 
@@ -249,6 +262,8 @@ class ProductMapper:
         code = plan.attribute.code
         if plan.attribute.type == "property":  # a product property such as `enabled`
             data = item.get("code") if code == "identifier" and "code" in item else item.get(code)
+            if code == "enabled" and "code" in item and self.enabled_below is not None:
+                data = self.enabled_below(item["code"])  # a model is online when a product below it is
             entries = [] if data in (None, "", []) else [(None, data)]
         else:
             entries = select_scope(values.get(code) or (), self.site.channel)

@@ -75,9 +75,10 @@ class ProductChunks:
     def __init__(self, config_root: Path, job_id: str, store_path: Path):
         config = load_config(config_root)
         job = config.jobs[job_id]
-        with Store(store_path) as store:
-            self.mapper = ProductMapper(job.mappings["products"], config.site, attributes_from(store),
-                                        option_labels_from(store))
+        store = Store(store_path)  # open while the worker lives: models ask it about their products
+        families = {item["code"]: item.get("attributes") or [] for _, item in store.rows("families")}
+        self.mapper = ProductMapper(job.mappings["products"], config.site, attributes_from(store),
+                                    option_labels_from(store), families, store.enabled_below)
         env = environment(config.templates)
         self.render = RecordRenderer(env, job.outputs[0].record_template, site=config.site)
 

@@ -223,6 +223,14 @@ class Store:
         return [json.loads(data) for (data,) in self.db.execute(
             "SELECT data FROM entities WHERE kind = ? AND json_extract(data, '$.parent') = ? ORDER BY code", (kind, model))]
 
+    def enabled_below(self, model: str) -> bool:
+        """Whether an enabled product sits below the product model (directly or under a sub-model)."""
+        return self.db.execute(
+            "SELECT 1 FROM entities WHERE kind = 'products' AND json_extract(data, '$.enabled') = 1 AND"
+            " (json_extract(data, '$.parent') = ? OR json_extract(data, '$.parent') IN (SELECT code FROM entities"
+            " WHERE kind = 'product-models' AND json_extract(data, '$.parent') = ?)) LIMIT 1", (model, model)
+        ).fetchone() is not None
+
     def shared_codes(self, kind: str, other: str) -> list[str]:
         """Codes that items of both kinds use (a product model named like a product)."""
         return [code for (code,) in self.db.execute(
