@@ -42,7 +42,7 @@ ENGINES: dict[str, EngineSpec] = {
     "media-assets-pricebook": EngineSpec("media files, assets and one pricebook per currency"),
     "master-catalog": EngineSpec("products and product models as master catalog products", ("products",), True),
     "variations": EngineSpec("product models as variation masters, groups and variants", ("products",), True),
-    "images": EngineSpec("product image groups from image attributes and assets"),
+    "images": EngineSpec("product image groups from image attributes and assets", ("assets", "products"), True),
     "storefront-catalog": EngineSpec("categories, category assignments and recommendations",
                                      ("categories", "products"), True),
     "reference-entities": EngineSpec("reference entities and records as content assets"),

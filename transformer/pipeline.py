@@ -28,7 +28,8 @@ from .render import RecordRenderer, environment, render_document
 from .report import Progress, RunReport
 from .rules import Attribute, RuleError
 from .store import Store, utc_now
-from .variations import VariationMapper, axes_of
+from .images import ImageMapper
+from .variations import VariationMapper, axis_value, axes_of
 
 
 CHUNK = 200  # records per unit of work handed to a worker
@@ -298,11 +299,70 @@ def _storefront_items(store: Store, since: str | None) -> Iterator[tuple[dict, b
             yield json.loads(raw), is_model
 
 
+def images(run: JobRun) -> None:
+    """Image groups per view type for every product and model, from image attributes and assets;
+    masters also get a group per level-1 model, marked with its axis value."""
+    store, report, site, output = run.store, run.report, run.config.site, run.job.outputs[0]
+    settings = run.job.mappings["assets"]
+    products = ProductMapper(run.job.mappings["products"], site, attributes_from(store), option_labels_from(store))
+    attributes = {a["code"]: a for a in store.iter("attributes")}
+    image_media = _image_media(store)
+    mapper = ImageMapper(settings, attributes, image_media, lambda family, code: store.get("assets", code, family),
+                         site.channel)
+    family_variants = {item["code"]: item for _, item in store.rows("family-variants")}
+    env = environment(run.config.templates)
+    render = RecordRenderer(env, output.record_template, site=site)
+
+    def records() -> Iterator[Markup]:
+        for kind, is_model in (("product-models", True), ("products", False)):
+            for item in store.iter(kind):
+                item_id = item["code"] if is_model else item.get("identifier")
+                variations = _level_one_images(store, item, family_variants, products) if is_model else []
+                view = mapper.view(item_id, item, variations)
+                if view is not None:
+                    report.counts["products_with_images"] += 1
+                    report.counts["image_groups"] += len(view.groups)
+                    yield render(view)
+
+    path = run.output_path(output.path)
+    document = render_document(env, output.template, records(), site=site, view_types=settings.get("view_types") or [])
+    size = write_validated(path, document, report.timings)
+    report.outputs.append({"path": str(path.relative_to(run.archive)), "bytes": size, "xsd_valid": True})
+
+
+def _image_media(store: Store) -> dict[str, str]:
+    """Asset family -> its main media attribute, for families whose main media is an image file."""
+    types = {(family, item["code"]): item for family, item in store.rows("asset-family-attributes")}
+    found = {}
+    for _, family in store.rows("asset-families"):
+        main = types.get((family["code"], family.get("attribute_as_main_media")))
+        if main and main.get("type") == "media_file" and main.get("media_type", "image") == "image":
+            found[family["code"]] = main["code"]
+    return found
+
+
+def _level_one_images(store: Store, root: dict, family_variants: dict, products: ProductMapper) -> list[tuple[str, str, dict]]:
+    """(axis id, axis value, level-1 model) of a root model with two levels."""
+    if root.get("parent"):
+        return []
+    axes = axes_of(family_variants.get(root.get("family_variant")) or {})
+    if len(axes) < 2 or len(axes[0]) != 1:
+        return []
+    axis = axes[0][0]
+    found = []
+    for child in store.children("product-models", root["code"]):
+        value = axis_value(child, axis)
+        if isinstance(value, str) and value:
+            found.append((products.custom_id(axis), value, child))
+    return found
+
+
 # Implemented engines and the modes each supports; config.ENGINES lists them all.
 IMPLEMENTED: dict[str, tuple[Callable[[JobRun], None], frozenset[str]]] = {
     "master-catalog": (master_catalog, frozenset({"full", "differential"})),
     "variations": (variations, frozenset({"full"})),
     "storefront-catalog": (storefront_catalog, frozenset({"full", "differential"})),
+    "images": (images, frozenset({"full"})),
 }
 
 

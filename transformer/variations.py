@@ -54,7 +54,7 @@ class VariationMapper:
         for product in products:
             model = sub_models.get(product.get("parent"), {})
             for code in codes:
-                value = _axis_data(product, code) or _axis_data(model, code)
+                value = axis_value(product, code) or axis_value(model, code)
                 if value is not None:
                     text = self._value(code, value)
                     found[code].setdefault(text, (self._rank(code, value, text), self._display(code, value, text)))
@@ -98,7 +98,7 @@ class VariationMapper:
         return localize(by_locale, self.languages, self.default_locale) or [(X_DEFAULT, attribute.get("code", ""))]
 
 
-def _axis_data(item: dict, code: str) -> object:
+def axis_value(item: dict, code: str) -> object:
     """An axis value (axes are never localizable nor scopable)."""
     for entry in (item.get("values") or {}).get(code) or ():
         if isinstance(entry, dict) and entry.get("data") not in (None, "", []):

@@ -1,0 +1,47 @@
+"""Images (3-2-3): image groups per view type from image attributes and asset collections, in
+PIM order, pointing at the files the pull downloaded; masters also per level-1 model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lxml import etree
+
+from transformer.cli import demo_snapshot, main
+
+from conftest import ROOT
+from fake_akeneo import FakeAkeneo
+
+NS = {"c": "http://www.demandware.com/xml/impex/catalog/2006-10-31"}
+IMAGES = Path("site-import/catalogs/akeneo-master/images.xml")
+STATIC = Path("site-import/catalogs/akeneo-master/static/default")
+
+
+def test_every_image_path_is_a_file_the_pull_downloaded(tmp_path: Path, monkeypatch) -> None:
+    with FakeAkeneo(demo_snapshot()) as pim:
+        for name, value in {"AKENEO_URL": pim.url, "AKENEO_CLIENT_ID": "client", "AKENEO_SECRET": "s3cret",
+                            "AKENEO_USERNAME": "user", "AKENEO_PASSWORD": "pass"}.items():
+            monkeypatch.setenv(name, value)
+        assert main(["run", "full-master-image", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "out"),
+                     "--config", str(ROOT)]) == 0
+    root = etree.parse(str(tmp_path / "out" / IMAGES)).getroot()
+    paths = {image.get("path") for image in root.iterfind(".//c:image", NS)}
+    assert paths and all((tmp_path / "out" / STATIC / path).is_file() for path in paths)
+    assert [v.text for v in root.iterfind("c:header/c:image-settings/c:view-types/c:view-type", NS)] == [
+        "large", "medium", "small"]
+
+
+def test_groups_per_view_type_and_per_colour_on_masters(tmp_path: Path) -> None:
+    assert main(["run", "full-master-image", "--demo", "--out", str(tmp_path), "--config", str(ROOT)]) == 0
+    root = etree.parse(str(tmp_path / IMAGES)).getroot()
+    master = root.find("c:product[@product-id='ts_classic']", NS)
+    groups = [(g.get("view-type"), [(v.get("attribute-id"), v.get("value")) for v in g.iterfind("c:variation", NS)])
+              for g in master.iterfind(".//c:image-group", NS)]
+    colours = sorted({tuple(variation) for view_type, variation in groups if variation})
+    assert colours == [(("color", "navy"),), (("color", "red"),), (("color", "white"),)]
+    assert {view_type for view_type, _ in groups} == {"large", "medium", "small"}
+    product = root.find("c:product[@product-id='AC-BACKPACK-ALPINE-28L']", NS)
+    large = product.find("c:images/c:image-group[@view-type='large']", NS)
+    paths = [image.get("path") for image in large.iterfind("c:image", NS)]
+    assert paths[0].endswith(".jpg") or paths[0].endswith(".png")  # image attributes first, then assets
+    assert any(path.startswith("assets/") for path in paths)
