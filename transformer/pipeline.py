@@ -236,6 +236,8 @@ def storefront_catalog(run: JobRun) -> None:
     writing = settings.get("write_categories", True)
     associations = run.job.mappings["products"].associations
 
+    staged: list[tuple[str, str, str | None]] = []
+
     def records() -> Iterator[Markup]:
         if not writing:
             return
@@ -250,7 +252,10 @@ def storefront_catalog(run: JobRun) -> None:
                 continue
             current = {v.category for v in views}
             views += [AssignmentView(item_id, code, delete=True) for code in sorted(store.assigned(catalog, item_id) - current)]
-            store.stage_assignments([(catalog, item_id, code) for code in current] or [(catalog, item_id, None)])
+            staged.extend([(catalog, item_id, code) for code in current] or [(catalog, item_id, None)])
+            if len(staged) >= 1000:  # in batches: one transaction per product would be slow
+                store.stage_assignments(staged)
+                staged.clear()
             for view in views:
                 report.counts["assignments_deleted" if view.delete else "assignments"] += 1
                 yield render(view)
@@ -274,6 +279,7 @@ def storefront_catalog(run: JobRun) -> None:
 
     path = run.output_path(output.path)
     size = write_validated(path, render_document(env, output.template, records(), site=site), report.timings)
+    store.stage_assignments(staged)
     store.commit_assignments(catalog)
     report.outputs.append({"path": str(path.relative_to(run.archive)), "bytes": size, "xsd_valid": True})
 

@@ -225,11 +225,10 @@ class Store:
 
     def enabled_below(self, model: str) -> bool:
         """Whether an enabled product sits below the product model (directly or under a sub-model)."""
-        return self.db.execute(
-            "SELECT 1 FROM entities WHERE kind = 'products' AND json_extract(data, '$.enabled') = 1 AND"
-            " (json_extract(data, '$.parent') = ? OR json_extract(data, '$.parent') IN (SELECT code FROM entities"
-            " WHERE kind = 'product-models' AND json_extract(data, '$.parent') = ?)) LIMIT 1", (model, model)
-        ).fetchone() is not None
+        by_parent = "SELECT {} FROM entities WHERE kind = ? AND json_extract(data, '$.parent') = ?"  # indexed
+        subs = [code for (code,) in self.db.execute(by_parent.format("code"), ("product-models", model))]
+        return any(self.db.execute(by_parent.format("1") + " AND json_extract(data, '$.enabled') = 1 LIMIT 1",
+                                   ("products", code)).fetchone() for code in [model, *subs])
 
     def shared_codes(self, kind: str, other: str) -> list[str]:
         """Codes that items of both kinds use (a product model named like a product)."""
