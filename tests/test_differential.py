@@ -71,7 +71,7 @@ def test_a_differential_run_writes_what_changed_and_takes_deleted_products_offli
     subs = {m["code"] for m in models if m["parent"] == root["code"]}
     below = {p["identifier"] for p in json.loads((demo_snapshot() / "products.json").read_text())
              if p["parent"] in subs | {root["code"]}}
-    assert set(delta) == {root["code"], *subs, *below, "GIFT-CARD-50", "AC-SOCKS-MERINO"}
+    assert set(delta) == {root["code"], *subs, *below, "GIFT-CARD-50", "AC-SOCKS-MERINO"}  # GIFT-CARD-50 has no model
     assert all(delta[code] == full[code] for code in delta if code != "AC-SOCKS-MERINO")
     offline = etree.fromstring(delta["AC-SOCKS-MERINO"])
     assert [(child.tag, child.text) for child in offline] == [(f"{NS}online-flag", "false")]
@@ -123,6 +123,28 @@ def test_differential_writes_exactly_the_changed_subset_of_a_full_run(tmp_path_f
         delta = run(store, "differential-import-master", tmp_path / "delta")
         full = run(store, "full-import-master", tmp_path / "full")
     touched_models = models | {m["code"] for m in all_models if m["parent"] in models}
-    expected = touched_models | products | {p["identifier"] for p in all_products if p["parent"] in touched_models}
+    parent_of = {m["code"]: m["parent"] for m in all_models}
+    above = {p["parent"] for p in all_products if p["identifier"] in products and p["parent"]}
+    above |= {parent_of[code] for code in above if parent_of.get(code)}
+    expected = touched_models | above | products | {p["identifier"] for p in all_products if p["parent"] in touched_models}
     assert set(delta) == expected
     assert {code: full[code] for code in expected} == delta
+
+
+def test_disabling_every_variant_takes_the_master_offline_in_the_next_delta(tmp_path: Path) -> None:
+    snap = snapshot_copy(tmp_path / "snap")
+    with Store(tmp_path / "s.sqlite") as store:
+        load_snapshot(snap, store)
+        before = run(store, "differential-import-master", tmp_path / "first")
+
+        def disable(items: list[dict]) -> list[dict]:
+            for item in items:
+                if item["parent"] == "sh_city_sneaker":
+                    item["enabled"] = False
+            return items
+
+        edit(snap, "products.json", disable)
+        load_snapshot(snap, store)
+        delta = run(store, "differential-import-master", tmp_path / "delta")
+    flag = lambda xml: etree.fromstring(xml).findtext(f"{NS}online-flag")  # noqa: E731
+    assert flag(before["sh_city_sneaker"]) == "true" and flag(delta["sh_city_sneaker"]) == "false"

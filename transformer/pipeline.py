@@ -117,17 +117,21 @@ def _product_chunk(rows: list[tuple[bool, str]]) -> dict:
 
 def _catalog_rows(store: Store, since: str | None, skip: set[str]) -> tuple[Iterator[tuple[bool, str]], int]:
     """(is model, JSON) of the models then products to write, and how many. Differential (`since`):
-    those whose content changed, plus the sub-models and products below a changed model, whose
-    inherited values changed with it."""
+    those whose content changed; the sub-models and products below a changed model, whose
+    inherited values changed with it; and the models above a changed product (its `enabled` may
+    have changed the model's online flag)."""
     if since is None:
         count = store.count("product-models") + store.count("products")
         return chain(((True, raw) for raw in store.iter_raw("product-models", skip=skip)),
                      ((False, raw) for raw in store.iter_raw("products"))), count
-    roots = {code for code, _ in store.changed_raw("product-models", since)}
-    models = {code for code, _ in store.changed_raw("product-models", since, roots)} - skip
-    products = sum(1 for _ in store.changed_raw("products", since, models | roots))
-    rows = chain(((True, raw) for code, raw in store.changed_raw("product-models", since, roots) if code not in skip),
-                 ((False, raw) for _, raw in store.changed_raw("products", since, models | roots)))
+    changed = {code for code, _ in store.changed_raw("product-models", since)}
+    cascade = {code for code, _ in store.changed_raw("product-models", since, changed)}  # with their sub-models
+    above = store.models_above_changed_products(since)
+    models = {code for code, _ in store.changed_raw("product-models", since, changed, above)} - skip
+    products = sum(1 for _ in store.changed_raw("products", since, cascade))
+    rows = chain(((True, raw) for code, raw in store.changed_raw("product-models", since, changed, above)
+                  if code not in skip),
+                 ((False, raw) for _, raw in store.changed_raw("products", since, cascade)))
     return rows, len(models) + products
 
 

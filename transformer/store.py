@@ -165,13 +165,26 @@ class Store:
             "SELECT DISTINCT code FROM gone g WHERE kind = ? AND at > ? AND NOT EXISTS"
             " (SELECT 1 FROM entities e WHERE e.kind = g.kind AND e.code = g.code) ORDER BY code", (kind, since))]
 
-    def changed_raw(self, kind: str, since: str, parents: Iterable[str] = ()) -> Iterator[tuple[str, str]]:
-        """(code, JSON) of the items of `kind` whose content changed after `since`, or whose parent
-        is one of `parents`, in code order."""
+    def changed_raw(self, kind: str, since: str, parents: Iterable[str] = (), codes: Iterable[str] = ()
+                    ) -> Iterator[tuple[str, str]]:
+        """(code, JSON) of the items of `kind` whose content changed after `since`, whose parent is
+        one of `parents`, or whose code is one of `codes`, in code order."""
         rows = self.db.execute(
             "SELECT code, data FROM entities WHERE kind = ? AND (changed > ? OR json_extract(data, '$.parent') IN"
-            " (SELECT value FROM json_each(?))) ORDER BY parent, code", (kind, since, json.dumps(sorted(parents))))
+            " (SELECT value FROM json_each(?)) OR code IN (SELECT value FROM json_each(?))) ORDER BY parent, code",
+            (kind, since, json.dumps(sorted(parents)), json.dumps(sorted(codes))))
         yield from rows
+
+    def models_above_changed_products(self, since: str) -> set[str]:
+        """The product models (parents and their parents) of products changed after `since`."""
+        parent = "json_extract(data, '$.parent')"
+        direct = {code for (code,) in self.db.execute(
+            f"SELECT DISTINCT {parent} FROM entities WHERE kind = 'products' AND changed > ? AND {parent} IS NOT NULL",
+            (since,))}
+        upper = {code for (code,) in self.db.execute(
+            f"SELECT DISTINCT {parent} FROM entities WHERE kind = 'product-models' AND {parent} IS NOT NULL"
+            " AND code IN (SELECT value FROM json_each(?))", (json.dumps(sorted(direct)),))}
+        return direct | upper
 
     def count_pulled(self, kind: str, pulled: int) -> int:
         """Items of `kind` that pull number `pulled` stored (each once, however often it was read)."""
