@@ -1,5 +1,5 @@
 """Images (3-2-3): image groups per view type from image attributes and asset collections, in
-PIM order, pointing at the files the pull downloaded; masters also per level-1 model."""
+PIM order, pointing at the files the pull downloaded; masters also per level-1 model and per variant."""
 
 from __future__ import annotations
 
@@ -37,8 +37,10 @@ def test_groups_per_view_type_and_per_colour_on_masters(tmp_path: Path) -> None:
     master = root.find("c:product[@product-id='ts_classic']", NS)
     groups = [(g.get("view-type"), [(v.get("attribute-id"), v.get("value")) for v in g.iterfind("c:variation", NS)])
               for g in master.iterfind(".//c:image-group", NS)]
-    colours = sorted({tuple(variation) for view_type, variation in groups if variation})
+    colours = sorted({tuple(variation) for view_type, variation in groups if len(variation) == 1})
     assert colours == [(("color", "navy"),), (("color", "red"),), (("color", "white"),)]
+    variants = {tuple(variation) for view_type, variation in groups if len(variation) == 2}
+    assert (("color", "red"), ("size", "m")) in variants  # one group per variant, with all its axis values
     assert {view_type for view_type, _ in groups} == {"large", "medium", "small"}
     product = root.find("c:product[@product-id='AC-BACKPACK-ALPINE-28L']", NS)
     large = product.find("c:images/c:image-group[@view-type='large']", NS)

@@ -4,7 +4,8 @@ the assets in asset collections become SFCC image groups, one per view type, in 
 Paths are those the pull downloads the binaries to, below the catalog's static folder
 (`internal-location base-path="/"`): an image attribute's media at its safe path, an asset's
 main media under `assets/`. A master also gets one group per level-1 model, marked with that
-model's axis value, so storefronts can show the images of the chosen colour.
+model's axis value (the images of the chosen colour), and one per variant, marked with all its
+axis values.
 """
 
 from __future__ import annotations
@@ -41,12 +42,14 @@ class ImageMapper:
         self.view_types = list(settings.get("view_types") or [])
         self.attributes, self.image_media, self.asset, self.channel = attributes, image_media, asset, channel
 
-    def view(self, item_id: str, item: dict, variations: list[tuple[str, str, dict]] = ()) -> ImagesView | None:
-        """The item's own images, then (masters) one group per `(axis id, value, level-1 model)`."""
+    def view(self, item_id: str, item: dict, variations: list[tuple[list[tuple[str, str]], dict]] = ()
+             ) -> ImagesView | None:
+        """The item's own images, then (masters) one group per `([(axis id, value)...], item)`: a
+        level-1 model with its axis value, a variant with all of its axis values."""
         groups = [ImageGroup(view_type, paths) for paths in [self.paths(item)] if paths for view_type in self.view_types]
-        for axis_id, value, model in variations:
-            paths = self.paths(model)
-            groups += [ImageGroup(view_type, paths, [(axis_id, value)]) for view_type in self.view_types if paths]
+        for variation, below in variations:
+            paths = self.paths(below)
+            groups += [ImageGroup(view_type, paths, variation) for view_type in self.view_types if paths]
         return ImagesView(item_id, groups) if groups else None
 
     def paths(self, item: dict) -> list[str]:

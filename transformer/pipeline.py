@@ -29,7 +29,7 @@ from .report import Progress, RunReport
 from .rules import Attribute, RuleError
 from .store import Store, utc_now
 from .images import ImageMapper
-from .variations import VariationMapper, axis_value, axes_of
+from .variations import VariationMapper, axes_of, axis_text, axis_value
 
 
 CHUNK = 200  # records per unit of work handed to a worker
@@ -327,7 +327,7 @@ def images(run: JobRun) -> None:
         for kind, is_model in (("product-models", True), ("products", False)):
             for item in store.iter(kind):
                 item_id = item["code"] if is_model else item.get("identifier")
-                variations = _level_one_images(store, item, family_variants, products) if is_model else []
+                variations = _variation_images(store, item, family_variants, products) if is_model else []
                 view = mapper.view(item_id, item, variations)
                 if view is not None:
                     report.counts["products_with_images"] += 1
@@ -351,19 +351,29 @@ def _image_media(store: Store) -> dict[str, str]:
     return found
 
 
-def _level_one_images(store: Store, root: dict, family_variants: dict, products: ProductMapper) -> list[tuple[str, str, dict]]:
-    """(axis id, axis value, level-1 model) of a root model with two levels."""
+def _variation_images(store: Store, root: dict, family_variants: dict, products: ProductMapper
+                      ) -> list[tuple[list[tuple[str, str]], dict]]:
+    """A root model's image groups below it: each level-1 model with its axis values, then each
+    variant with all of its axis values (connector-spec §4.9, images on masters)."""
     if root.get("parent"):
         return []
     axes = axes_of(family_variants.get(root.get("family_variant")) or {})
-    if len(axes) < 2 or len(axes[0]) != 1:
-        return []
-    axis = axes[0][0]
-    found = []
-    for child in store.children("product-models", root["code"]):
-        value = axis_value(child, axis)
-        if isinstance(value, str) and value:
-            found.append((products.custom_id(axis), value, child))
+    codes = [code for level in axes for code in level]
+    children = store.children("product-models", root["code"])
+    found: list[tuple[list[tuple[str, str]], dict]] = []
+    try:
+        if len(axes) == 2:
+            found += [([(products.custom_id(code), axis_text(code, axis_value(child, code))) for code in axes[0]], child)
+                      for child in children if all(axis_value(child, code) is not None for code in axes[0])]
+        models = {child["code"]: child for child in children}
+        for product in store.children("products", root["code"]) + [
+                p for child in children for p in store.children("products", child["code"])]:
+            model = models.get(product.get("parent"), {})
+            values = [(code, axis_value(product, code) or axis_value(model, code)) for code in codes]
+            if all(value is not None for _, value in values):
+                found.append(([(products.custom_id(code), axis_text(code, value)) for code, value in values], product))
+    except RuleError:
+        return found  # an axis value SFCC cannot use: the variations job reports it
     return found
 
 

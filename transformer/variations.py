@@ -56,25 +56,13 @@ class VariationMapper:
             for code in codes:
                 value = axis_value(product, code) or axis_value(model, code)
                 if value is not None:
-                    text = self._value(code, value)
+                    text = axis_text(code, value)
                     found[code].setdefault(text, (self._rank(code, value, text), self._display(code, value, text)))
         attributes = [VariationAttribute(self.custom_ids.get(code, code), self._labels(self.attributes.get(code, {})),
                                          [(text, shown) for text, (_, shown) in sorted(found[code].items(), key=lambda v: v[1][0])])
                       for code in codes if found[code]]
         groups = sorted(sub_models) if self.mode == MASTER_GROUP_VARIATION else []
         return MasterView(root["code"], attributes, sorted(p["identifier"] for p in products), groups)
-
-    def _value(self, code: str, data: object) -> str:
-        """The axis value SFCC stores on the variant: option or record code, `<amount> <unit>`, a boolean."""
-        if isinstance(data, bool):
-            return "true" if data else "false"
-        if isinstance(data, dict) and "amount" in data:
-            return f"{format_decimal(data['amount'])} {data.get('unit', '')}".strip()
-        if isinstance(data, (int, float)):
-            return format_decimal(data)
-        if isinstance(data, str) and data:
-            return xml_safe(data)[:256]
-        raise RuleError(f"axis '{code}' has a value SFCC cannot use as a variation value: {data!r}")
 
     def _rank(self, code: str, data: object, text: str) -> tuple:
         """Values in the PIM's option order, metrics and numbers by size, the rest alphabetically."""
@@ -96,6 +84,19 @@ class VariationMapper:
         labels = attribute.get("labels") or {}
         by_locale = {locale: xml_safe(labels[locale]) for locale in self.languages if labels.get(locale)}
         return localize(by_locale, self.languages, self.default_locale) or [(X_DEFAULT, attribute.get("code", ""))]
+
+
+def axis_text(code: str, data: object) -> str:
+    """The axis value SFCC stores on the variant: option or record code, `<amount> <unit>`, a boolean."""
+    if isinstance(data, bool):
+        return "true" if data else "false"
+    if isinstance(data, dict) and "amount" in data:
+        return f"{format_decimal(data['amount'])} {data.get('unit', '')}".strip()
+    if isinstance(data, (int, float)):
+        return format_decimal(data)
+    if isinstance(data, str) and data:
+        return xml_safe(data)[:256]
+    raise RuleError(f"axis '{code}' has a value SFCC cannot use as a variation value: {data!r}")
 
 
 def axis_value(item: dict, code: str) -> object:
