@@ -172,6 +172,18 @@ class ProductMapper:
         override = self.mapping.attributes.get(code)
         return plan.custom_id if plan else (override and override.id) or f"akeneo_{camel(code)}"
 
+    def axis_text(self, code: str, data: object) -> str:
+        """A variation axis value exactly as variants carry it in their custom attribute."""
+        plan = self.plans.get(code)
+        if plan is None:
+            raise RuleError(f"axis '{code}' is not written as a custom attribute (excluded from the mapping?)")
+        if plan.rule.per_locale:
+            raise RuleError(f"axis '{code}' uses rule '{plan.rule.name}', whose value differs per language")
+        value = _xml_text(plan.rule.fn(data, self._ctx(plan.attribute, None), **plan.args))
+        if not isinstance(value, str) or not 1 <= len(value) <= 256:
+            raise RuleError(f"axis '{code}' has a value SFCC cannot use as a variation value: {data!r}")
+        return value
+
     def _ctx(self, attribute: Attribute, locale: str | None) -> RuleContext:
         key = (attribute.code, locale)
         ctx = self._contexts.get(key)

@@ -27,9 +27,10 @@ from .parallel import batched, ordered_map
 from .render import RecordRenderer, environment, render_document
 from .report import Progress, RunReport
 from .rules import Attribute, RuleError
+from .sfcc import product_id_problem
 from .store import Store, utc_now
 from .images import ImageMapper
-from .variations import VariationMapper, axes_of, axis_text, axis_value
+from .variations import MASTER_VARIATION, VariationMapper, axes_of, axis_value
 
 
 CHUNK = 200  # records per unit of work handed to a worker
@@ -146,7 +147,8 @@ def master_catalog(run: JobRun) -> None:
     report.errors += [{"id": code, "field": "code", "message": "a product has the same id; the product model is skipped"}
                       for code in clashes]
     since = store.last_success(run.job.id)
-    rows, total = _catalog_rows(store, since if run.job.mode == "differential" else None, set(clashes))
+    skip = _skipped_models(store, run.job.mappings["products"])
+    rows, total = _catalog_rows(store, since if run.job.mode == "differential" else None, skip)
     gone = [] if since is None else store.gone_since("product-models", since) + store.gone_since("products", since)
     batches = batched(rows, CHUNK)
     if run.workers > 1 and total > CHUNK * run.workers:
@@ -193,7 +195,7 @@ def variations(run: JobRun) -> None:
     axis_ids = {code: products.custom_id(code) for code in products.attributes}
     order = {(attribute, o["code"]): o.get("sort_order", 0) for attribute, o in store.rows("attribute-options")}
     mapper = VariationMapper(dict(site.locales), site.default_locale, {a["code"]: a for a in store.iter("attributes")},
-                             axis_ids, products.option_labels, order, mapping.variations)
+                             axis_ids, products.option_labels, order, mapping.variations, products.axis_text)
     env = environment(run.config.templates)
     render = RecordRenderer(env, output.record_template, site=site)
     clashes = set(store.shared_codes("product-models", "products"))
@@ -208,13 +210,16 @@ def variations(run: JobRun) -> None:
                                       "message": f"family variant '{root.get('family_variant')}' is not in the PIM"})
                 continue
             children = store.children("product-models", root["code"])
-            below = store.children("products", root["code"]) + [
+            below = [p for p in store.children("products", root["code"]) + [
                 p for child in children for p in store.children("products", child["code"])]
+                if not product_id_problem(p.get("identifier"))]  # the master job reports those
             try:
-                view = mapper.map(root, axes_of(family_variant), children, below)
+                view, left_out = mapper.map(root, axes_of(family_variant), children, below)
             except RuleError as exc:
                 report.errors.append({"id": root["code"], "field": "variations", "message": str(exc)})
                 continue
+            report.errors += [{"id": variant, "field": "variations", "message": f"not a variant of {root['code']}: {why}"}
+                              for variant, why in left_out]
             report.counts["masters"] += 1
             report.counts["variants"] += len(view.variants)
             report.counts["variation_groups"] += len(view.groups)
@@ -238,7 +243,8 @@ def storefront_catalog(run: JobRun) -> None:
     catalog = site.storefront_catalog
     store.drop_pending_assignments(catalog)  # left by a run that did not finish
     writing = settings.get("write_categories", True)
-    associations = run.job.mappings["products"].associations
+    mapping = run.job.mappings["products"]
+    associations = mapping.associations
 
     staged: list[tuple[str, str, str | None]] = []
 
@@ -248,12 +254,11 @@ def storefront_catalog(run: JobRun) -> None:
         for view in tree.views():
             report.counts["categories"] += 1
             yield render(view)
-        for item, is_model in _storefront_items(store, since):
-            item_id = item["code"] if is_model else item.get("identifier")
-            views = tree.assignments(item_id, item.get("categories") or [], _inherited_categories(store, item))
-            if views is None:
+        for item, is_model, item_id in sfcc_products(store, mapping, since):
+            views = tree.assignments(item_id, item.get("categories") or [], _inherited_categories(store, item, mapping))
+            if views is None:  # every category outside the trees: only what was assigned before goes
                 report.counts["outside_trees"] += 1
-                continue
+                views = []
             current = {v.category for v in views}
             views += [AssignmentView(item_id, code, delete=True) for code in sorted(store.assigned(catalog, item_id) - current)]
             staged.extend([(catalog, item_id, code) for code in current] or [(catalog, item_id, None)])
@@ -269,8 +274,7 @@ def storefront_catalog(run: JobRun) -> None:
     def recommendations() -> Iterator[Markup]:
         """After every assignment (catalog.xsd order): one per associated product or model."""
         types = associations.get("recommendation_types") or {}
-        for item, is_model in _storefront_items(store, since):
-            source = item["code"] if is_model else item.get("identifier")
+        for item, _, source in sfcc_products(store, mapping, since):
             for kind, number in types.items():
                 try:
                     targets = associated(item, kind)
@@ -288,25 +292,39 @@ def storefront_catalog(run: JobRun) -> None:
     report.outputs.append({"path": str(path.relative_to(run.archive)), "bytes": size, "xsd_valid": True})
 
 
-def _inherited_categories(store: Store, item: dict) -> set[str]:
-    """Categories set on the item's parent and grandparent models (assigned there, not here)."""
+def _inherited_categories(store: Store, item: dict, mapping) -> set[str]:
+    """Categories set on the models above the item that are SFCC products (assigned there, not
+    here); a level-1 model's categories go to its variants in Master-Variation mode."""
     found: set[str] = set()
     parent = item.get("parent")
     for _ in range(2):
         model = store.get("product-models", parent) if parent else None
         if model is None:
             break
-        found.update(model.get("categories") or [])
+        if not model.get("parent") or mapping.variations != MASTER_VARIATION:
+            found.update(model.get("categories") or [])
         parent = model.get("parent")
     return found
 
 
-def _storefront_items(store: Store, since: str | None) -> Iterator[tuple[dict, bool]]:
-    """Product models, then products: all, or those whose content changed after `since`."""
+def sfcc_products(store: Store, mapping, since: str | None = None) -> Iterator[tuple[dict, bool, str]]:
+    """(item, is model, SFCC product id) of the models, then products, that are SFCC products:
+    all, or those whose content changed after `since`. Left out (the master job reports them):
+    ids SFCC refuses, models named like a product, and (Master-Variation) level-1 models."""
+    skip = _skipped_models(store, mapping)
     for kind, is_model in (("product-models", True), ("products", False)):
         rows = store.iter_raw(kind) if since is None else (raw for _, raw in store.changed_raw(kind, since))
         for raw in rows:
-            yield json.loads(raw), is_model
+            item = json.loads(raw)
+            item_id = item.get("code") if is_model else item.get("identifier")
+            if not (is_model and item_id in skip) and not product_id_problem(item_id):
+                yield item, is_model, item_id
+
+
+def _skipped_models(store: Store, mapping) -> set[str]:
+    """Models that are no SFCC product: named like a product, or level-1 in Master-Variation."""
+    skip = set(store.shared_codes("product-models", "products"))
+    return skip | (store.sub_model_codes() if mapping.variations == MASTER_VARIATION else set())
 
 
 def images(run: JobRun) -> None:
@@ -324,15 +342,13 @@ def images(run: JobRun) -> None:
     render = RecordRenderer(env, output.record_template, site=site)
 
     def records() -> Iterator[Markup]:
-        for kind, is_model in (("product-models", True), ("products", False)):
-            for item in store.iter(kind):
-                item_id = item["code"] if is_model else item.get("identifier")
-                variations = _variation_images(store, item, family_variants, products) if is_model else []
-                view = mapper.view(item_id, item, variations)
-                if view is not None:
-                    report.counts["products_with_images"] += 1
-                    report.counts["image_groups"] += len(view.groups)
-                    yield render(view)
+        for item, is_model, item_id in sfcc_products(store, run.job.mappings["products"]):
+            variations = _variation_images(store, item, family_variants, products) if is_model else []
+            view = mapper.view(item_id, item, variations)
+            if view is not None:
+                report.counts["products_with_images"] += 1
+                report.counts["image_groups"] += len(view.groups)
+                yield render(view)
 
     path = run.output_path(output.path)
     document = render_document(env, output.template, records(), site=site, view_types=settings.get("view_types") or [])
@@ -363,7 +379,8 @@ def _variation_images(store: Store, root: dict, family_variants: dict, products:
     found: list[tuple[list[tuple[str, str]], dict]] = []
     try:
         if len(axes) == 2:
-            found += [([(products.custom_id(code), axis_text(code, axis_value(child, code))) for code in axes[0]], child)
+            found += [([(products.custom_id(code), products.axis_text(code, axis_value(child, code)))
+                        for code in axes[0]], child)
                       for child in children if all(axis_value(child, code) is not None for code in axes[0])]
         models = {child["code"]: child for child in children}
         for product in store.children("products", root["code"]) + [
@@ -371,7 +388,8 @@ def _variation_images(store: Store, root: dict, family_variants: dict, products:
             model = models.get(product.get("parent"), {})
             values = [(code, axis_value(product, code) or axis_value(model, code)) for code in codes]
             if all(value is not None for _, value in values):
-                found.append(([(products.custom_id(code), axis_text(code, value)) for code, value in values], product))
+                found.append(([(products.custom_id(code), products.axis_text(code, value)) for code, value in values],
+                              product))
     except RuleError:
         return found  # an axis value SFCC cannot use: the variations job reports it
     return found

@@ -243,6 +243,11 @@ class Store:
         return any(self.db.execute(by_parent.format("1") + " AND json_extract(data, '$.enabled') = 1 LIMIT 1",
                                    ("products", code)).fetchone() for code in [model, *subs])
 
+    def sub_model_codes(self) -> set[str]:
+        """Codes of the level-1 product models (those with a parent)."""
+        return {code for (code,) in self.db.execute(
+            "SELECT code FROM entities WHERE kind = 'product-models' AND json_extract(data, '$.parent') IS NOT NULL")}
+
     def shared_codes(self, kind: str, other: str) -> list[str]:
         """Codes that items of both kinds use (a product model named like a product)."""
         return [code for (code,) in self.db.execute(

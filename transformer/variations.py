@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .mapping import X_DEFAULT, Localized, localize
-from .rules import RuleError, format_decimal
+from .rules import format_decimal
 from .sfcc import xml_safe
 
 MASTER_VARIATION = "master-variation"
@@ -40,29 +40,41 @@ class MasterView:
 class VariationMapper:
     def __init__(self, languages: dict[str, str], default_locale: str, attributes: dict[str, dict],
                  custom_ids: dict[str, str], option_labels: Callable[[str, str], dict[str, str]],
-                 option_order: dict[tuple[str, str], int], mode: str):
+                 option_order: dict[tuple[str, str], int], mode: str, axis_text: Callable[[str, object], str]):
+        """`axis_text(code, data)`: an axis value as the variants carry it (the product mapping's rule)."""
         self.languages, self.default_locale = languages, default_locale
         self.attributes, self.custom_ids, self.option_labels, self.mode = attributes, custom_ids, option_labels, mode
-        self.option_order = option_order
+        self.option_order, self.axis_text = option_order, axis_text
 
-    def map(self, root: dict, axes: list[list[str]], children: list[dict], products: list[dict]) -> MasterView:
+    def map(self, root: dict, axes: list[list[str]], children: list[dict], products: list[dict]
+            ) -> tuple[MasterView, list[tuple[str, str]]]:
         """`axes`: the axis codes per level; `children`: the level-1 models; `products`: every
-        product below the root (its own, or its children's)."""
+        product below the root (its own, or its children's). Also returns (variant, reason) of
+        the variants left out: an axis value missing, or the same values as another variant."""
         sub_models = {m["code"]: m for m in children}
         codes = [code for level in axes for code in level]
         found: dict[str, dict[str, tuple[tuple, Localized]]] = {code: {} for code in codes}
-        for product in products:
+        variants, left_out, combinations = [], [], {}
+        for product in sorted(products, key=lambda p: p["identifier"]):
             model = sub_models.get(product.get("parent"), {})
-            for code in codes:
-                value = axis_value(product, code) or axis_value(model, code)
-                if value is not None:
-                    text = axis_text(code, value)
-                    found[code].setdefault(text, (self._rank(code, value, text), self._display(code, value, text)))
+            values = [(code, axis_value(product, code) or axis_value(model, code)) for code in codes]
+            missing = [code for code, value in values if value is None]
+            if missing:
+                left_out.append((product["identifier"], f"no value for axis {', '.join(missing)}"))
+                continue
+            texts = tuple(self.axis_text(code, value) for code, value in values)
+            if texts in combinations:
+                left_out.append((product["identifier"], f"same axis values as {combinations[texts]}"))
+                continue
+            combinations[texts] = product["identifier"]
+            variants.append(product["identifier"])
+            for (code, value), text in zip(values, texts):
+                found[code].setdefault(text, (self._rank(code, value, text), self._display(code, value, text)))
         attributes = [VariationAttribute(self.custom_ids.get(code, code), self._labels(self.attributes.get(code, {})),
                                          [(text, shown) for text, (_, shown) in sorted(found[code].items(), key=lambda v: v[1][0])])
                       for code in codes if found[code]]
         groups = sorted(sub_models) if self.mode == MASTER_GROUP_VARIATION else []
-        return MasterView(root["code"], attributes, sorted(p["identifier"] for p in products), groups)
+        return MasterView(root["code"], attributes, variants, groups), left_out
 
     def _rank(self, code: str, data: object, text: str) -> tuple:
         """Values in the PIM's option order, metrics and numbers by size, the rest alphabetically."""
@@ -84,19 +96,6 @@ class VariationMapper:
         labels = attribute.get("labels") or {}
         by_locale = {locale: xml_safe(labels[locale]) for locale in self.languages if labels.get(locale)}
         return localize(by_locale, self.languages, self.default_locale) or [(X_DEFAULT, attribute.get("code", ""))]
-
-
-def axis_text(code: str, data: object) -> str:
-    """The axis value SFCC stores on the variant: option or record code, `<amount> <unit>`, a boolean."""
-    if isinstance(data, bool):
-        return "true" if data else "false"
-    if isinstance(data, dict) and "amount" in data:
-        return f"{format_decimal(data['amount'])} {data.get('unit', '')}".strip()
-    if isinstance(data, (int, float)):
-        return format_decimal(data)
-    if isinstance(data, str) and data:
-        return xml_safe(data)[:256]
-    raise RuleError(f"axis '{code}' has a value SFCC cannot use as a variation value: {data!r}")
 
 
 def axis_value(item: dict, code: str) -> object:
