@@ -56,3 +56,13 @@ def test_product_links_instead_of_recommendations(tmp_path: Path, config_dir: Pa
     assert product(root, "AC-HEADLAMP-300").find("c:product-links", NS) is None  # SUBSTITUTION is not mapped
     storefront = run(tmp_path / "storefront", "full-import-storefront", config_dir)
     assert storefront.find("c:recommendation", NS) is None
+
+
+def test_a_bad_target_is_left_out_alone_and_reported() -> None:
+    from transformer.mapping import associated
+
+    item = {"associations": {"X_SELL": {"products": ["OK-1", " bad", "X" * 101], "product_models": ["model"]}},
+            "quantified_associations": {"X_SELL": {"products": [{"identifier": "OK-2", "quantity": 3}, {"quantity": 2}]}}}
+    found, refused = associated(item, "X_SELL", quantified=True)
+    assert found == [("OK-1", 1), ("model", 1), ("OK-2", 3)]
+    assert refused == ["{'quantity': 2} (no target or quantity)", " bad", "X" * 101]

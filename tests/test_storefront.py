@@ -116,3 +116,11 @@ def test_a_top_level_category_becomes_the_storefront_root(store, tmp_path: Path,
     categories = {c.get("category-id"): c.findtext("c:parent", namespaces=NS) for c in root.iterfind("c:category", NS)}
     assert set(categories) >= {"root"} | below and "clothing" not in categories and "footwear" not in categories
     assert all(categories[code] == "root" for code in below)
+
+
+def test_trees_the_pim_lacks_are_warned_about(store, tmp_path: Path, config_dir: Path) -> None:
+    settings = config_dir / "mappings" / "categories.yaml"
+    settings.write_text(settings.read_text().replace("trees: [master]", "trees: [master, mastre]"))
+    run(store, "full-import-storefront", tmp_path / "out", load_config(config_dir))
+    report = json.loads((tmp_path / "out" / "reports" / "full-import-storefront.json").read_text())
+    assert report["warnings"] == ["category 'mastre' named in the category settings is not in the PIM"]

@@ -55,6 +55,7 @@ class CategoryTree:
         top = settings.get("top_level_category")
         trees = set(settings.get("trees") or [c["code"] for c in categories if not c.get("parent")])
         self.roots = {top} if top else trees  # written as the storefront root
+        self.missing = sorted(code for code in self.roots if code not in by_code)  # named, but not in the PIM
         self.selected = {code: c for code, c in by_code.items()
                          if code not in self.roots and self._root_of(code, by_code) & self.roots}
 

@@ -238,18 +238,21 @@ class ProductMapper:
         """Bundles and product sets (by family), and product links when links are the target."""
         settings = self.mapping.associations
         family = item.get("family")
-        try:
-            bundles, sets = settings.get("bundles"), settings.get("product_sets")
-            if bundles and family in bundles["families"]:
-                view.bundled = [(target, str(quantity)) for target, quantity in
-                                associated(item, bundles["association"], quantified=True)]
-            if sets and family in sets["families"]:
-                view.set_products = [target for target, _ in associated(item, sets["association"])]
-            if settings.get("target") == "product-links":
-                view.links = [(target, link) for kind, link in (settings.get("link_types") or {}).items()
-                              for target, _ in associated(item, kind)]
-        except RuleError as exc:
-            errors.append(RecordError(view.id, "associations", str(exc)))
+
+        def targets(kind: str, quantified: bool = False) -> list[tuple[str, int]]:
+            found, refused = associated(item, kind, quantified)
+            if refused:
+                errors.append(RecordError(view.id, "associations", f"'{kind}' targets left out: {', '.join(refused[:5])}"))
+            return found
+
+        bundles, sets = settings.get("bundles"), settings.get("product_sets")
+        if bundles and family in bundles["families"]:
+            view.bundled = [(target, str(quantity)) for target, quantity in targets(bundles["association"], True)]
+        if sets and family in sets["families"]:
+            view.set_products = [target for target, _ in targets(sets["association"])]
+        if settings.get("target") == "product-links":
+            view.links = [(target, link) for kind, link in (settings.get("link_types") or {}).items()
+                          for target, _ in targets(kind)]
 
     def _system_value(self, attribute: SystemAttribute, sources, default, item: dict, values: dict, computed: dict):
         readings = []
@@ -311,24 +314,24 @@ def _single(by_locale: dict[str | None, Value], default_locale: str) -> Value | 
     return by_locale.get(default_locale) or next(iter(by_locale.values()), None)
 
 
-def associated(item: dict, kind: str, quantified: bool = False) -> list[tuple[str, int]]:
+def associated(item: dict, kind: str, quantified: bool = False) -> tuple[list[tuple[str, int]], list[str]]:
     """(product id, quantity) of the products and product models an item is associated with by
-    association type `kind`; a quantified association of that type gives the quantities."""
+    association type `kind` (a quantified association of that type gives the quantities), and
+    what was left out: targets SFCC would refuse, entries without a target or quantity."""
     found: dict[str, int] = {}
+    refused: list[str] = []
     plain = (item.get("associations") or {}).get(kind) or {}
     for target in list(plain.get("products") or []) + list(plain.get("product_models") or []):
-        found.setdefault(target, 1)
-    if quantified:
-        counted = (item.get("quantified_associations") or {}).get(kind) or {}
-        for entry in list(counted.get("products") or []) + list(counted.get("product_models") or []):
-            target = entry.get("identifier") or entry.get("code") or entry.get("uuid") if isinstance(entry, dict) else None
-            if not isinstance(target, str) or not isinstance(entry.get("quantity"), int) or entry["quantity"] < 1:
-                raise RuleError(f"quantified association '{kind}' holds an entry without a target or a quantity")
+        found.setdefault(target, 1) if isinstance(target, str) else refused.append(repr(target))
+    counted = ((item.get("quantified_associations") or {}).get(kind) or {}) if quantified else {}
+    for entry in list(counted.get("products") or []) + list(counted.get("product_models") or []):
+        target = (entry.get("identifier") or entry.get("code") or entry.get("uuid")) if isinstance(entry, dict) else None
+        if isinstance(target, str) and isinstance(entry.get("quantity"), int) and entry["quantity"] >= 1:
             found[target] = entry["quantity"]
-    bad = [target for target in found if not isinstance(target, str) or product_id_problem(target)]
-    if bad:
-        raise RuleError(f"association '{kind}' targets ids SFCC refuses: {bad[:3]}")
-    return list(found.items())
+        else:
+            refused.append(f"{entry!r} (no target or quantity)")
+    refused += [target for target in found if product_id_problem(target)]
+    return [(t, q) for t, q in found.items() if not product_id_problem(t)], refused
 
 
 def default_rule(attribute: Attribute) -> Rule:

@@ -117,23 +117,27 @@ def _product_chunk(rows: list[tuple[bool, str]]) -> dict:
 
 
 def _catalog_rows(store: Store, since: str | None, skip: set[str]) -> tuple[Iterator[tuple[bool, str]], int]:
-    """(is model, JSON) of the models then products to write, and how many. Differential (`since`):
-    those whose content changed; the sub-models and products below a changed model, whose
-    inherited values changed with it; and the models above a changed product (its `enabled` may
-    have changed the model's online flag)."""
+    """(is model, JSON) of the models then products to write, and how many."""
     if since is None:
         count = store.count("product-models") + store.count("products")
         return chain(((True, raw) for raw in store.iter_raw("product-models", skip=skip)),
                      ((False, raw) for raw in store.iter_raw("products"))), count
+    models, products = _delta(store, since)
+    count = sum(1 for code, _ in models() if code not in skip) + sum(1 for _ in products())
+    return chain(((True, raw) for code, raw in models() if code not in skip),
+                 ((False, raw) for _, raw in products())), count
+
+
+def _delta(store: Store, since: str) -> tuple[Callable[[], Iterator], Callable[[], Iterator]]:
+    """What a differential run writes, as (code, JSON) streams of models and of products: items
+    whose content changed after `since`; the sub-models and products below a changed model, whose
+    inherited values changed with it; the models above a changed product (its `enabled` may have
+    changed the model's online flag)."""
     changed = {code for code, _ in store.changed_raw("product-models", since)}
     cascade = {code for code, _ in store.changed_raw("product-models", since, changed)}  # with their sub-models
     above = store.models_above_changed_products(since)
-    models = {code for code, _ in store.changed_raw("product-models", since, changed, above)} - skip
-    products = sum(1 for _ in store.changed_raw("products", since, cascade))
-    rows = chain(((True, raw) for code, raw in store.changed_raw("product-models", since, changed, above)
-                  if code not in skip),
-                 ((False, raw) for _, raw in store.changed_raw("products", since, cascade)))
-    return rows, len(models) + products
+    return (lambda: store.changed_raw("product-models", since, changed, above),
+            lambda: store.changed_raw("products", since, cascade))
 
 
 def master_catalog(run: JobRun) -> None:
@@ -237,6 +241,7 @@ def storefront_catalog(run: JobRun) -> None:
     settings = run.job.mappings["categories"]
     tree = CategoryTree(list(store.iter("categories")), settings, dict(site.locales), site.default_locale,
                         site.storefront_catalog)
+    report.warnings += [f"category '{code}' named in the category settings is not in the PIM" for code in tree.missing]
     env = environment(run.config.templates)
     render = RecordRenderer(env, output.record_template, site=site)
     since = store.last_success(run.job.id) if run.job.mode == "differential" else None
@@ -276,11 +281,7 @@ def storefront_catalog(run: JobRun) -> None:
         types = associations.get("recommendation_types") or {}
         for item, _, source in sfcc_products(store, mapping, since):
             for kind, number in types.items():
-                try:
-                    targets = associated(item, kind)
-                except RuleError as exc:
-                    report.errors.append({"id": source, "field": "associations", "message": str(exc)})
-                    continue
+                targets, _ = associated(item, kind)  # the master job reports what it leaves out
                 for target, _ in targets:
                     report.counts["recommendations"] += 1
                     yield render(RecommendationView(source, target, str(number)))
@@ -309,12 +310,13 @@ def _inherited_categories(store: Store, item: dict, mapping) -> set[str]:
 
 def sfcc_products(store: Store, mapping, since: str | None = None) -> Iterator[tuple[dict, bool, str]]:
     """(item, is model, SFCC product id) of the models, then products, that are SFCC products:
-    all, or those whose content changed after `since`. Left out (the master job reports them):
+    all, or those a differential run writes (see `_delta`). Left out (the master job reports them):
     ids SFCC refuses, models named like a product, and (Master-Variation) level-1 models."""
     skip = _skipped_models(store, mapping)
-    for kind, is_model in (("product-models", True), ("products", False)):
-        rows = store.iter_raw(kind) if since is None else (raw for _, raw in store.changed_raw(kind, since))
-        for raw in rows:
+    streams = (lambda: store.iter_raw("product-models"), lambda: store.iter_raw("products")) if since is None else \
+        tuple(lambda stream=stream: (raw for _, raw in stream()) for stream in _delta(store, since))
+    for is_model, stream in zip((True, False), streams):
+        for raw in stream():
             item = json.loads(raw)
             item_id = item.get("code") if is_model else item.get("identifier")
             if not (is_model and item_id in skip) and not product_id_problem(item_id):
