@@ -1,0 +1,1 @@
+"""The engines: one per kind of job, each composing the stages for its SFCC output."""

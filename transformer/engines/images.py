@@ -1,0 +1,84 @@
+"""Engine `images`: image groups per view type for products and models."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from markupsafe import Markup
+
+from ..images import ImageMapper
+from ..mapping import ProductMapper
+from ..package import write_validated
+from ..render import RecordRenderer, environment, render_document
+from ..rules import RuleError
+from ..store import Store
+from ..variations import axes_of, axis_value
+from .common import JobRun, attributes_from, option_labels_from, sfcc_products
+
+def images(run: JobRun) -> None:
+    """Image groups per view type for every product and model, from image attributes and assets;
+    masters also get a group per level-1 model, marked with its axis value."""
+    store, report, site, output = run.store, run.report, run.config.site, run.job.outputs[0]
+    settings = run.job.mappings["assets"]
+    products = ProductMapper(run.job.mappings["products"], site, attributes_from(store), option_labels_from(store))
+    attributes = {a["code"]: a for a in store.iter("attributes")}
+    image_media = _image_media(store)
+    mapper = ImageMapper(settings, attributes, image_media, lambda family, code: store.get("assets", code, family),
+                         site.channel)
+    family_variants = {item["code"]: item for _, item in store.rows("family-variants")}
+    env = environment(run.config.templates)
+    render = RecordRenderer(env, output.record_template, site=site)
+
+    def records() -> Iterator[Markup]:
+        for item, is_model, item_id in sfcc_products(store, run.job.mappings["products"]):
+            variations = _variation_images(store, item, family_variants, products) if is_model else []
+            view = mapper.view(item_id, item, variations)
+            if view is not None:
+                report.counts["products_with_images"] += 1
+                report.counts["image_groups"] += len(view.groups)
+                yield render(view)
+
+    path = run.output_path(output.path)
+    document = render_document(env, output.template, records(), site=site, view_types=settings.get("view_types") or [])
+    size = write_validated(path, document, report.timings)
+    report.outputs.append({"path": str(path.relative_to(run.archive)), "bytes": size, "xsd_valid": True})
+
+
+def _image_media(store: Store) -> dict[str, str]:
+    """Asset family -> its main media attribute, for families whose main media is an image file."""
+    types = {(family, item["code"]): item for family, item in store.rows("asset-family-attributes")}
+    found = {}
+    for _, family in store.rows("asset-families"):
+        main = types.get((family["code"], family.get("attribute_as_main_media")))
+        if main and main.get("type") == "media_file" and main.get("media_type", "image") == "image":
+            found[family["code"]] = main["code"]
+    return found
+
+
+def _variation_images(store: Store, root: dict, family_variants: dict, products: ProductMapper
+                      ) -> list[tuple[list[tuple[str, str]], dict]]:
+    """A root model's image groups below it: each level-1 model with its axis values, then each
+    variant with all of its axis values (connector-spec §4.9, images on masters)."""
+    if root.get("parent"):
+        return []
+    axes = axes_of(family_variants.get(root.get("family_variant")) or {})
+    codes = [code for level in axes for code in level]
+    children = store.children("product-models", root["code"])
+    found: list[tuple[list[tuple[str, str]], dict]] = []
+    try:
+        if len(axes) == 2:
+            found += [([(products.custom_id(code), products.axis_text(code, axis_value(child, code)))
+                        for code in axes[0]], child)
+                      for child in children if all(axis_value(child, code) is not None for code in axes[0])]
+        models = {child["code"]: child for child in children}
+        for product in store.children("products", root["code"]) + [
+                p for child in children for p in store.children("products", child["code"])]:
+            model = models.get(product.get("parent"), {})
+            values = [(code, axis_value(product, code) or axis_value(model, code)) for code in codes]
+            if all(value is not None for _, value in values):
+                found.append(([(products.custom_id(code), products.axis_text(code, value)) for code, value in values],
+                              product))
+    except RuleError:
+        return found  # an axis value SFCC cannot use: the variations job reports it
+    return found
+
