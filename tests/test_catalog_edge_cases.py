@@ -98,3 +98,12 @@ def test_a_product_moved_out_of_the_trees_loses_its_assignments(snap: Path, tmp_
         assert store.assigned("akeneo-storefront", "AC-BACKPACK-ALPINE-28L") == set()
     deleted = ids(tmp_path / "two" / STOREFRONT, "//c:category-assignment[@mode='delete']/@category-id")
     assert before and set(deleted) == before
+
+
+def test_associations_to_products_the_pim_lacks_are_left_out(snap: Path, tmp_path: Path) -> None:
+    change_products(snap, lambda p: p["quantified_associations"]["BUNDLE"]["products"].append(
+        {"identifier": "NO-SUCH-PRODUCT", "quantity": 2}) if p["identifier"] == "BDL-OUTDOOR-STARTER" else None)
+    report = run("full-import-master", snap, tmp_path / "master")
+    assert {"id": "BDL-OUTDOOR-STARTER", "field": "associations",
+            "message": "'BUNDLE' targets left out: NO-SUCH-PRODUCT (not in the PIM)"} in report["errors"]
+    assert "NO-SUCH-PRODUCT" not in (tmp_path / "master" / MASTER / "catalog.xml").read_text()

@@ -239,8 +239,11 @@ def test_empty_selects_of_the_family_are_written_empty_so_merge_clears_them():
 
 
 def test_a_model_is_online_when_a_product_below_it_is_enabled():
-    below = {"M-ON": True, "M-OFF": False}
+    class Below:
+        def enabled_below(self, model: str) -> bool:
+            return model == "M-ON"
+
     one = ProductMapper(CONFIG.jobs["full-import-master"].mappings["products"], CONFIG.site, ATTRIBUTES,
-                        lambda a, c: {}, enabled_below=below.__getitem__)
+                        lambda a, c: {}, catalog=Below())
     assert one.map({"code": "M-ON", "values": {}}, is_model=True)[0].system["onlineFlag"] == "true"
     assert one.map({"code": "M-OFF", "values": {}}, is_model=True)[0].system["onlineFlag"] == "false"

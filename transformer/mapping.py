@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Protocol
 
 from .config import ProductMapping, Site, hint
 from .errors import ConfigError, ConfigProblem
@@ -21,6 +21,14 @@ from .sfcc import SYSTEM_BY_NAME, SystemAttribute, product_id_problem, system_va
 X_DEFAULT = "x-default"
 Localized = list[tuple[str, str]]  # (xml:lang, text), x-default first
 Value = str | list[str]
+
+
+class Catalog(Protocol):
+    """Lookups in the rest of the PIM that mapping one record may need (the store answers them)."""
+
+    def exists(self, code: str) -> bool: ...
+
+    def enabled_below(self, model: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -92,15 +100,15 @@ class ProductMapper:
 
     def __init__(self, mapping: ProductMapping, site: Site, attributes: dict[str, Attribute],
                  option_labels: Callable[[str, str], dict[str, str]], families: dict[str, list[str]] | None = None,
-                 enabled_below: Callable[[str], bool] | None = None):
-        """`families`: family code -> its attribute codes (to clear empty selects); `enabled_below`:
-        whether a product model has an enabled product below it (a model's own `enabled`)."""
+                 catalog: "Catalog | None" = None):
+        """`families`: family code -> its attribute codes (to clear empty selects); `catalog`: what
+        the rest of the PIM says (the store): which products exist, what sits below a model."""
         self.mapping = mapping
         self.site = site
         self.languages = dict(site.locales)
         self.attributes = attributes
         self.option_labels = option_labels
-        self.enabled_below = enabled_below
+        self.catalog = catalog
         self._check_sources()
         self.system = self._system_plans()
         # Every system field, with the constant ones (only a default) already filled in.
@@ -241,6 +249,9 @@ class ProductMapper:
 
         def targets(kind: str, quantified: bool = False) -> list[tuple[str, int]]:
             found, refused = associated(item, kind, quantified)
+            if self.catalog is not None:
+                refused += [f"{target} (not in the PIM)" for target, _ in found if not self.catalog.exists(target)]
+                found = [(target, n) for target, n in found if self.catalog.exists(target)]
             if refused:
                 errors.append(RecordError(view.id, "associations", f"'{kind}' targets left out: {', '.join(refused[:5])}"))
             return found
@@ -277,8 +288,8 @@ class ProductMapper:
         code = plan.attribute.code
         if plan.attribute.type == "property":  # a product property such as `enabled`
             data = item.get("code") if code == "identifier" and "code" in item else item.get(code)
-            if code == "enabled" and "code" in item and self.enabled_below is not None:
-                data = self.enabled_below(item["code"])  # a model is online when a product below it is
+            if code == "enabled" and "code" in item and self.catalog is not None:
+                data = self.catalog.enabled_below(item["code"])  # a model is online when a product below it is
             entries = [] if data in (None, "", []) else [(None, data)]
         else:
             entries = select_scope(values.get(code) or (), self.site.channel)

@@ -236,6 +236,11 @@ class Store:
         return [json.loads(data) for (data,) in self.db.execute(
             "SELECT data FROM entities WHERE kind = ? AND json_extract(data, '$.parent') = ? ORDER BY code", (kind, model))]
 
+    def exists(self, code: str) -> bool:
+        """Whether a product or product model has this id."""
+        return self.db.execute("SELECT 1 FROM entities WHERE kind IN ('products', 'product-models') AND parent = ''"
+                               " AND code = ? LIMIT 1", (code,)).fetchone() is not None
+
     def enabled_below(self, model: str) -> bool:
         """Whether an enabled product sits below the product model (directly or under a sub-model)."""
         by_parent = "SELECT {} FROM entities WHERE kind = ? AND json_extract(data, '$.parent') = ?"  # indexed

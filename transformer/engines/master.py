@@ -33,7 +33,7 @@ class ProductChunks:
         store = Store(store_path)  # open while the worker lives: models ask it about their products
         families = {item["code"]: item.get("attributes") or [] for _, item in store.rows("families")}
         self.mapper = ProductMapper(job.mappings["products"], config.site, attributes_from(store),
-                                    option_labels_from(store), families, store.enabled_below)
+                                    option_labels_from(store), families, store)
         env = environment(config.templates)
         self.render = RecordRenderer(env, job.outputs[0].record_template, site=config.site)
 

@@ -63,6 +63,9 @@ def storefront_catalog(run: JobRun) -> None:
             for kind, number in types.items():
                 targets, _ = associated(item, kind)  # the master job reports what it leaves out
                 for target, _ in targets:
+                    if not store.exists(target):
+                        report.counts["recommendations_to_unknown_products"] += 1
+                        continue
                     report.counts["recommendations"] += 1
                     yield render(RecommendationView(source, target, str(number)))
 
