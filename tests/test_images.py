@@ -27,8 +27,8 @@ def test_every_image_path_is_a_file_the_pull_downloaded(tmp_path: Path, monkeypa
     root = etree.parse(str(tmp_path / "out" / IMAGES)).getroot()
     paths = {image.get("path") for image in root.iterfind(".//c:image", NS)}
     assert paths and all((tmp_path / "out" / STATIC / path).is_file() for path in paths)
-    assert [v.text for v in root.iterfind("c:header/c:image-settings/c:view-types/c:view-type", NS)] == [
-        "large", "medium", "small"]
+    declared = [v.text for v in root.iterfind("c:header/c:image-settings/c:view-types/c:view-type", NS)]
+    assert declared[:3] == ["large", "medium", "small"] and "small_de-DE" in declared  # per language: localized images
 
 
 def test_groups_per_view_type_and_per_colour_on_masters(tmp_path: Path) -> None:
@@ -47,3 +47,16 @@ def test_groups_per_view_type_and_per_colour_on_masters(tmp_path: Path) -> None:
     paths = [image.get("path") for image in large.iterfind("c:image", NS)]
     assert paths[0].endswith(".jpg") or paths[0].endswith(".png")  # image attributes first, then assets
     assert any(path.startswith("assets/") for path in paths)
+
+
+def test_linked_images_with_locale_suffixed_view_types(tmp_path: Path, config_dir: Path) -> None:
+    settings = config_dir / "mappings" / "assets.yaml"
+    settings.write_text(settings.read_text().replace("import_type: media_file", "import_type: media_link"))
+    assert main(["run", "full-master-image", "--demo", "--out", str(tmp_path), "--config", str(config_dir)]) == 0
+    root = etree.parse(str(tmp_path / IMAGES)).getroot()
+    assert root.findtext("c:header/c:image-settings/c:external-location/c:http-url", namespaces=NS) == "https://cdn.example.com/"
+    french = root.xpath("//c:image-group[@view-type='large_fr-FR']/c:image/@path", namespaces=NS)
+    assert french and all(path.startswith("lifestyle/") and path.endswith("-fr.jpg?w=1600") for path in french)
+    assert not root.xpath("//c:image[starts-with(@path, 'assets/')]", namespaces=NS)  # no files in link mode
+    declared = {v.text for v in root.iterfind("c:header/c:image-settings/c:view-types/c:view-type", NS)}
+    assert {g.get("view-type") for g in root.iterfind(".//c:image-group", NS)} <= declared

@@ -31,54 +31,92 @@ class ImagesView:
     groups: list[ImageGroup]
 
 
+@dataclass(frozen=True)
+class MainMedia:
+    """An asset family's main media when it is an image: a file, or a link (prefix + value + suffix)."""
+
+    attribute: str
+    link: bool = False
+    prefix: str = ""
+    suffix: str = ""
+
+
 class ImageMapper:
-    def __init__(self, settings: Mapping, attributes: dict[str, dict], image_media: dict[str, str],
-                 asset: Callable[[str, str], dict | None], channel: str):
-        """`image_media`: asset family -> its main media attribute, for families whose main media is an
-        image file; `asset(family, code)`: the stored asset."""
+    def __init__(self, settings: Mapping, attributes: dict[str, dict], main_media: dict[str, MainMedia],
+                 asset: Callable[[str, str], dict | None], channel: str, languages: dict[str, str]):
+        """`main_media`: asset family -> its main media, for families whose main media is an image;
+        `asset(family, code)`: the stored asset. With `import_type: media_link` images are the
+        assets' links, under `external_location`; otherwise files from the static folder."""
         source = settings.get("image_source", "both")
-        self.image_attributes = list(settings.get("image_attributes") or []) if source in ("images", "both") else []
+        self.links = settings.get("import_type", "media_file") == "media_link"
+        self.base = settings.get("external_location", "")
+        self.image_attributes = list(settings.get("image_attributes") or []) \
+            if source in ("images", "both") and not self.links else []
         self.asset_attributes = list(settings.get("asset_attributes") or []) if source in ("assets", "both") else []
         self.view_types = list(settings.get("view_types") or [])
-        self.attributes, self.image_media, self.asset, self.channel = attributes, image_media, asset, channel
+        self.attributes, self.main_media, self.asset = attributes, main_media, asset
+        self.channel, self.languages = channel, languages
+
+    def declared_view_types(self) -> list[str]:
+        """Every view type groups may use: the configured ones, and per language for localized images."""
+        return self.view_types + [f"{v}_{lang}" for v in self.view_types for lang in self.languages.values()]
 
     def view(self, item_id: str, item: dict, variations: list[tuple[list[tuple[str, str]], dict]] = ()
              ) -> ImagesView | None:
         """The item's own images, then (masters) one group per `([(axis id, value)...], item)`: a
-        level-1 model with its axis value, a variant with all of its axis values."""
-        groups = [ImageGroup(view_type, paths) for paths in [self.paths(item)] if paths for view_type in self.view_types]
-        for variation, below in variations:
-            paths = self.paths(below)
-            groups += [ImageGroup(view_type, paths, variation) for view_type in self.view_types if paths]
+        level-1 model with its axis value, a variant with all of its axis values. Localized images
+        go to locale-suffixed view types (`large_fr-FR`): SFCC has no per-language image."""
+        groups: list[ImageGroup] = []
+        for variation, source in [([], item), *variations]:
+            for language, paths in self.paths(source).items():
+                groups += [ImageGroup(f"{v}_{language}" if language else v, paths, variation) for v in self.view_types]
         return ImagesView(item_id, groups) if groups else None
 
-    def paths(self, item: dict) -> list[str]:
-        """Image paths of an item, in the configured attribute order and the PIM's value order."""
+    def paths(self, item: dict) -> dict[str | None, list[str]]:
+        """Image paths of an item by SFCC language (None: every language), in the configured
+        attribute order and the PIM's value order."""
         values = item.get("values") or {}
-        found: list[str] = []
+        found: list[tuple[str | None, str]] = []
         for code in self.image_attributes:
             media = self._data(values.get(code))
             if isinstance(media, str) and media:
-                found.append(safe_path(media))
+                found.append((None, safe_path(media)))
         for code in self.asset_attributes:
             family = (self.attributes.get(code) or {}).get("reference_data_name")
-            for asset_code in self._data(values.get(code)) or []:
-                media = self._main_media(family, asset_code)
-                if media:
-                    found.append("assets/" + safe_path(media))
-        return [path for i, path in enumerate(found) if path not in found[:i] and len(path) <= IMAGE_PATH_MAX]
+            codes = self._data(values.get(code))
+            for asset_code in codes if isinstance(codes, list) else []:
+                found += self._asset_images(family, asset_code)
+        by_language: dict[str | None, list[str]] = {}
+        for language, path in found:
+            paths = by_language.setdefault(language, [])
+            if path not in paths and len(path) <= IMAGE_PATH_MAX:
+                paths.append(path)
+        return by_language
 
-    def _main_media(self, family: str | None, asset_code: str) -> str | None:
-        """The asset's main media file, when its family's main media is an image file."""
-        main = self.image_media.get(family or "")
-        asset = self.asset(family, asset_code) if main else None
-        data = self._data((asset.get("values") or {}).get(main), key="channel") if asset else None
-        return data if isinstance(data, str) else None
+    def _asset_images(self, family: str | None, asset_code: str) -> list[tuple[str | None, str]]:
+        """(language or None, path) of an asset's main media: files under `assets/`, or links."""
+        main = self.main_media.get(family or "")
+        if main is None or main.link != self.links:
+            return []
+        asset = self.asset(family, asset_code)
+        entries = [e for e in ((asset or {}).get("values") or {}).get(main.attribute) or []
+                   if isinstance(e, dict) and e.get("channel") in (None, self.channel) and isinstance(e.get("data"), str)]
+        images = []
+        for entry in entries:
+            language = self.languages.get(entry.get("locale")) if entry.get("locale") else None
+            if entry.get("locale") and language is None:
+                continue  # a locale this site does not export
+            if main.link:
+                url = main.prefix + entry["data"] + main.suffix
+                images.append((language, url.removeprefix(self.base).lstrip("/")))
+            else:
+                images.append((language, "assets/" + safe_path(entry["data"])))
+        return images
 
-    def _data(self, entries: object, key: str = "scope") -> object:
-        """The value for the channel (or for no channel), preferring the one without locale."""
+    def _data(self, entries: object) -> object:
+        """A product value for the channel (or for no channel), preferring the one without locale."""
         if not isinstance(entries, list):
             return None
-        chosen = [e for e in entries if isinstance(e, dict) and e.get(key) in (None, self.channel)]
+        chosen = [e for e in entries if isinstance(e, dict) and e.get("scope") in (None, self.channel)]
         chosen.sort(key=lambda e: e.get("locale") is not None)
         return chosen[0].get("data") if chosen else None

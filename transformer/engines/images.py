@@ -6,7 +6,7 @@ from typing import Iterator
 
 from markupsafe import Markup
 
-from ..images import ImageMapper
+from ..images import ImageMapper, MainMedia
 from ..mapping import ProductMapper
 from ..package import write_validated
 from ..render import RecordRenderer, environment, render_document
@@ -22,9 +22,8 @@ def images(run: JobRun) -> None:
     settings = run.job.mappings["assets"]
     products = ProductMapper(run.job.mappings["products"], site, attributes_from(store), option_labels_from(store))
     attributes = {a["code"]: a for a in store.iter("attributes")}
-    image_media = _image_media(store)
-    mapper = ImageMapper(settings, attributes, image_media, lambda family, code: store.get("assets", code, family),
-                         site.channel)
+    mapper = ImageMapper(settings, attributes, _main_media(store), lambda family, code: store.get("assets", code, family),
+                         site.channel, dict(site.locales))
     family_variants = {item["code"]: item for _, item in store.rows("family-variants")}
     env = environment(run.config.templates)
     render = RecordRenderer(env, output.record_template, site=site)
@@ -39,19 +38,21 @@ def images(run: JobRun) -> None:
                 yield render(view)
 
     path = run.output_path(output.path)
-    document = render_document(env, output.template, records(), site=site, view_types=settings.get("view_types") or [])
+    document = render_document(env, output.template, records(), site=site, view_types=mapper.declared_view_types(),
+                               external_location=mapper.base if mapper.links else None)
     size = write_validated(path, document, report.timings)
     report.outputs.append({"path": str(path.relative_to(run.archive)), "bytes": size, "xsd_valid": True})
 
 
-def _image_media(store: Store) -> dict[str, str]:
-    """Asset family -> its main media attribute, for families whose main media is an image file."""
-    types = {(family, item["code"]): item for family, item in store.rows("asset-family-attributes")}
+def _main_media(store: Store) -> dict[str, MainMedia]:
+    """Asset family -> its main media, for families whose main media is an image (file or link)."""
+    attributes = {(family, item["code"]): item for family, item in store.rows("asset-family-attributes")}
     found = {}
     for _, family in store.rows("asset-families"):
-        main = types.get((family["code"], family.get("attribute_as_main_media")))
-        if main and main.get("type") == "media_file" and main.get("media_type", "image") == "image":
-            found[family["code"]] = main["code"]
+        main = attributes.get((family["code"], family.get("attribute_as_main_media")))
+        if main and main.get("type") in ("media_file", "media_link") and main.get("media_type", "image") == "image":
+            found[family["code"]] = MainMedia(main["code"], main["type"] == "media_link", main.get("prefix") or "",
+                                              main.get("suffix") or "")
     return found
 
 
