@@ -20,7 +20,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_validate_shipped_config(capsys) -> None:
     code, out, _ = run(capsys, "validate", str(ROOT))
-    assert code == 0 and "configuration OK (12 jobs, 3 chains)" in out
+    assert code == 0 and "configuration OK (14 jobs, 3 chains)" in out
 
 
 def test_validate_reports_every_problem_and_exits_1(capsys, config_dir: Path) -> None:
@@ -119,7 +119,8 @@ def test_jobs_are_declared_with_their_original_numbers_and_chains(capsys) -> Non
                                      "full-import-master-variation", "full-master-image", "full-import-storefront",
                                      "entity-import", "entity-record-grouping")
     assert config.chains["differential"] == ("import-attributes", "differential-import-assets",
-                                             "differential-import-master", "differential-import-storefront",
+                                             "differential-import-master", "differential-import-master-variation",
+                                             "differential-master-image", "differential-import-storefront",
                                              "entity-import", "entity-record-grouping")
 
 

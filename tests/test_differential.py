@@ -149,3 +149,19 @@ def test_disabling_every_variant_takes_the_master_offline_in_the_next_delta(tmp_
         delta = run(store, "differential-import-master", tmp_path / "delta")
     flag = lambda xml: etree.fromstring(xml).findtext(f"{NS}online-flag")  # noqa: E731
     assert flag(before["sh_city_sneaker"]) == "true" and flag(delta["sh_city_sneaker"]) == "false"
+
+
+def test_differential_variations_and_images_rewrite_only_what_the_delta_touches(tmp_path: Path) -> None:
+    snap = snapshot_copy(tmp_path / "snap")
+    with Store(tmp_path / "s.sqlite") as store:
+        load_snapshot(snap, store)
+        for job in ("differential-import-master-variation", "differential-master-image"):
+            run_jobs(CONFIG, job, store, tmp_path / "first", workers=1)
+        edit(snap, "products.json", lambda items: rename(items, {"TS-CLASSIC-RED-M", "GIFT-CARD-50"}, "identifier"))
+        load_snapshot(snap, store)
+        for job in ("differential-import-master-variation", "differential-master-image"):
+            run_jobs(CONFIG, job, store, tmp_path / "delta", workers=1)
+    masters = etree.parse(str(tmp_path / "delta" / "site-import/catalogs/akeneo-master/variations.xml")).getroot()
+    assert [p.get("product-id") for p in masters.iter(f"{NS}product")] == ["ts_classic"]  # the changed variant's master
+    pictured = etree.parse(str(tmp_path / "delta" / "site-import/catalogs/akeneo-master/images.xml")).getroot()
+    assert {p.get("product-id") for p in pictured.iter(f"{NS}product")} == {"ts_classic", "TS-CLASSIC-RED-M"}

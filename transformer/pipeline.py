@@ -26,9 +26,9 @@ from .store import Store, utc_now
 # Implemented engines and the modes each supports; config.ENGINES lists them all.
 IMPLEMENTED: dict[str, tuple[Callable[[JobRun], None], frozenset[str]]] = {
     "master-catalog": (master_catalog, frozenset({"full", "differential"})),
-    "variations": (variations, frozenset({"full"})),
+    "variations": (variations, frozenset({"full", "differential"})),
     "storefront-catalog": (storefront_catalog, frozenset({"full", "differential"})),
-    "images": (images, frozenset({"full"})),
+    "images": (images, frozenset({"full", "differential"})),
 }
 
 

@@ -29,7 +29,8 @@ def images(run: JobRun) -> None:
     render = RecordRenderer(env, output.record_template, site=site)
 
     def records() -> Iterator[Markup]:
-        for item, is_model, item_id in sfcc_products(store, run.job.mappings["products"]):
+        since = store.last_success(run.job.id) if run.job.mode == "differential" else None
+        for item, is_model, item_id in sfcc_products(store, run.job.mappings["products"], since):
             variations = _variation_images(store, item, family_variants, products) if is_model else []
             view = mapper.view(item_id, item, variations)
             if view is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Iterator
 
 from markupsafe import Markup
@@ -12,7 +13,8 @@ from ..render import RecordRenderer, environment, render_document
 from ..rules import RuleError
 from ..sfcc import product_id_problem
 from ..variations import VariationMapper, axes_of
-from .common import JobRun, attributes_from, option_labels_from
+from ..store import Store
+from .common import JobRun, attributes_from, delta, option_labels_from
 
 def variations(run: JobRun) -> None:
     """Root product models as SFCC variation masters: axes with their values, variants, groups."""
@@ -27,10 +29,12 @@ def variations(run: JobRun) -> None:
     env = environment(run.config.templates)
     render = RecordRenderer(env, output.record_template, site=site)
     clashes = set(store.shared_codes("product-models", "products"))
+    since = store.last_success(run.job.id) if run.job.mode == "differential" else None
+    touched = None if since is None else _touched_roots(store, since)
 
     def records() -> Iterator[Markup]:
         for root in store.iter("product-models"):
-            if root.get("parent") or root["code"] in clashes:
+            if root.get("parent") or root["code"] in clashes or (touched is not None and root["code"] not in touched):
                 continue
             family_variant = family_variants.get(root.get("family_variant"))
             if family_variant is None:
@@ -57,3 +61,16 @@ def variations(run: JobRun) -> None:
     size = write_validated(path, render_document(env, output.template, records(), site=site), report.timings)
     report.outputs.append({"path": str(path.relative_to(run.archive)), "bytes": size, "xsd_valid": True})
 
+
+
+def _touched_roots(store: Store, since: str) -> set[str]:
+    """Root models whose variations a differential run rewrites: those of every model and
+    product in the delta (a changed model, a new, changed or disabled variant)."""
+    models, products = delta(store, since)
+    parents = {json.loads(raw).get("parent") or code for code, raw in models()}
+    parents |= {json.loads(raw).get("parent") for _, raw in products()} - {None}
+    roots = set()
+    for code in parents:
+        model = store.get("product-models", code)
+        roots.add((model or {}).get("parent") or code)
+    return roots
