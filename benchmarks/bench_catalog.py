@@ -12,6 +12,7 @@ product models written as masters) and peak RSS. Not part of the test suite.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -57,6 +58,36 @@ def timed_run(argv: list[str]) -> tuple[float, int, int]:
     return elapsed, peak_sum, peak_one
 
 
+def change_products(snapshot: Path, every: int) -> int:
+    """Rename every `every`-th product of the snapshot (a PIM edit); returns how many changed."""
+    path = snapshot / "products.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    changed = 0
+    for index in range(0, len(lines), every):
+        product = json.loads(lines[index])
+        product["values"]["name"] = [{"locale": "en_US", "scope": None, "data": f"Edited {index}"}]
+        lines[index] = json.dumps(product, ensure_ascii=False)
+        changed += 1
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return changed
+
+
+def bench_delta(products: int, workers: int, job: str, percent: float, scratch: Path) -> None:
+    """A first run of a (differential) job or chain, then `percent` % of the products edited,
+    reloaded, and the job run again: what a daily delta costs."""
+    snapshot, store, out = scratch / f"snap-{products}", scratch / f"store-{products}.sqlite", scratch / "out-delta"
+    generate(demo_snapshot(), snapshot, products)
+    cli = [sys.executable, "-m", "transformer.cli"]
+    timed_run(cli + ["load", str(snapshot), "--store", str(store)])
+    run = cli + ["run", job, "--offline", "--store", str(store), "--out", str(out), "--workers", str(workers)]
+    first, _, _ = timed_run(run)
+    changed = change_products(snapshot, max(1, round(100 / percent)))
+    reload_seconds, _, _ = timed_run(cli + ["load", str(snapshot), "--store", str(store)])
+    seconds, peak, _ = timed_run(run)
+    print(f"{products} products: first run {first:.1f} s; {changed} edited, reload {reload_seconds:.1f} s, "
+          f"delta run {seconds:.1f} s, peak RSS {peak / 1024:.0f} MiB")
+
+
 def bench(products: int, workers: int, job: str, scratch: Path) -> dict:
     snapshot, store, out = scratch / f"snap-{products}", scratch / f"store-{products}.sqlite", scratch / f"out-{products}"
     started = time.perf_counter()
@@ -77,7 +108,14 @@ def main() -> None:
     parser.add_argument("--products", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--job", default="full-import-master")
+    parser.add_argument("--delta", type=float, metavar="PERCENT",
+                        help="time a differential run after editing this share of the products")
     args = parser.parse_args()
+    if args.delta:
+        with tempfile.TemporaryDirectory(prefix="akeneo-sfcc-bench-") as scratch:
+            for products in args.products:
+                bench_delta(products, args.workers, args.job, args.delta, Path(scratch))
+        return
     print(f"{args.job}, {args.workers} worker(s), {os.cpu_count()} cores")
     print(f"{'products':>9} {'models':>7} {'run s':>7} {'records/s':>10} {'products/s':>11} "
           f"{'peak RSS MiB':>13} {'largest proc MiB':>17} {'XML MiB':>8} {'load s':>7}")

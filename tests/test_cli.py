@@ -20,7 +20,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_validate_shipped_config(capsys) -> None:
     code, out, _ = run(capsys, "validate", str(ROOT))
-    assert code == 0 and "configuration OK (14 jobs, 3 chains)" in out
+    assert code == 0 and "configuration OK (14 jobs, 4 chains)" in out
 
 
 def test_validate_reports_every_problem_and_exits_1(capsys, config_dir: Path) -> None:
