@@ -247,3 +247,15 @@ def test_a_model_is_online_when_a_product_below_it_is_enabled():
                         lambda a, c: {}, catalog=Below())
     assert one.map({"code": "M-ON", "values": {}}, is_model=True)[0].system["onlineFlag"] == "true"
     assert one.map({"code": "M-OFF", "values": {}}, is_model=True)[0].system["onlineFlag"] == "false"
+
+
+@pytest.mark.parametrize("setting, cleared", [("selects", ["akeneo_material"]), ("all", ["akeneo_material", "akeneo_sizeEu"]),
+                                              ("none", [])])
+def test_which_empty_values_are_written_to_clear_them(setting, cleared):
+    from dataclasses import replace
+
+    mapping = replace(CONFIG.jobs["full-import-master"].mappings["products"], clear_empty=setting)
+    one = ProductMapper(mapping, CONFIG.site, ATTRIBUTES, lambda a, c: {},
+                        families={"shirts": ["color", "material", "size_eu"]})
+    view, _ = one.map({**product(color=[value("red")]), "family": "shirts"}, is_model=False)
+    assert [c[0] for c in view.custom if c[2] == ""] == cleared

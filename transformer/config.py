@@ -115,6 +115,7 @@ class ProductMapping:
     deleted: str = "offline"  # what to write for products deleted in the PIM: offline | delete
     variations: str = "master-variation"  # or master-group-variation
     associations: Mapping = field(default_factory=lambda: MappingProxyType({}))  # the `associations` section
+    clear_empty: str = "selects"  # family attributes written empty when a product has no value: selects | all | none
 
 
 @dataclass(frozen=True)
@@ -412,7 +413,8 @@ class _Loader:
         return ProductMapping(loaded.file, f"{loaded.file}:{line}:{col}", system, frozenset(include) if isinstance(include, list) else None,
                               frozenset(_list(custom.get("exclude"))), MappingProxyType(rules_by_type),
                               MappingProxyType(overrides), data.get("deleted_products", "offline"),
-                              data.get("variations", "master-variation"), frozen(data.get("associations", {})))
+                              data.get("variations", "master-variation"), frozen(data.get("associations", {})),
+                              data.get("clear_empty_values", "selects"))
 
     def field(self, spec: dict, where: tuple, loaded: Loaded) -> Field:
         sources = spec.get("from", ())

@@ -114,10 +114,12 @@ class ProductMapper:
         # Every system field, with the constant ones (only a default) already filled in.
         self.constants = dict.fromkeys(SYSTEM_BY_NAME) | {a.name: d for a, sources, d in self.system if not sources}
         self.plans = self._plans()
-        # Per family, the select attributes written as custom attributes: an empty one is written
-        # empty, so that a MERGE import clears the value SFCC had.
-        self.selects = {family: [c for c in codes if c in self.plans and self.plans[c].attribute.type in SELECT_TYPES]
-                        for family, codes in (families or {}).items()}
+        # Per family, the custom attributes written empty when a product has no value, so that a
+        # MERGE import clears the value SFCC had: selects, all of them, or none.
+        clear = {"selects": lambda p: p.attribute.type in SELECT_TYPES, "all": lambda p: True,
+                 "none": lambda p: False}[mapping.clear_empty]
+        self.clearable = {family: [c for c in codes if c in self.plans and clear(self.plans[c])]
+                          for family, codes in (families or {}).items()}
         self._contexts: dict[tuple[str, str | None], RuleContext] = {}
         self.unknown: Counter = Counter()  # values of attributes the PIM's attribute list lacks
 
@@ -235,9 +237,9 @@ class ProductMapper:
                 view.custom += self._custom_values(plan, entries)
             except RuleError as exc:
                 errors.append(RecordError(record_id, code, str(exc)))
-        if not is_model:  # a model's selects include axes that only its variants hold
+        if not is_model:  # a model's attributes include axes that only its variants hold
             written = {custom_id for custom_id, _, _ in view.custom}
-            view.custom += [(self.plans[code].custom_id, None, "") for code in self.selects.get(item.get("family"), ())
+            view.custom += [(self.plans[code].custom_id, None, "") for code in self.clearable.get(item.get("family"), ())
                             if self.plans[code].custom_id not in written]
         self._associations(view, item, errors)
         return view, errors
