@@ -259,3 +259,26 @@ def test_which_empty_values_are_written_to_clear_them(setting, cleared):
                         families={"shirts": ["color", "material", "size_eu"]})
     view, _ = one.map({**product(color=[value("red")]), "family": "shirts"}, is_model=False)
     assert [c[0] for c in view.custom if c[2] == ""] == cleared
+
+
+def test_values_inherited_from_models_are_merged_and_own_values_win():
+    class Models:
+        models = {"root": {"code": "root", "parent": None, "values": {"name": [value("Root name", "en_US")],
+                                                                      "material": [value(["cotton"])]}},
+                  "sub": {"code": "sub", "parent": "root", "values": {"color": [value("red")]}}}
+
+        def model(self, code):
+            return self.models.get(code)
+
+        def exists(self, code):
+            return True
+
+        def enabled_below(self, code):
+            return True
+
+    one = ProductMapper(CONFIG.jobs["full-import-master"].mappings["products"], CONFIG.site, ATTRIBUTES,
+                        lambda a, c: {}, catalog=Models())
+    view, _ = one.map({**product(size_eu=[value("42")], material=[value(["silk"])]), "parent": "sub"}, is_model=False)
+    assert view.system["name"][0] == ("x-default", "Root name")  # from the root model
+    assert ("color", None, "red") in view.custom  # from the sub-model
+    assert ("akeneo_material", None, ["silk"]) in view.custom  # its own value wins

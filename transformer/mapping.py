@@ -30,6 +30,8 @@ class Catalog(Protocol):
 
     def enabled_below(self, model: str) -> bool: ...
 
+    def model(self, code: str) -> dict | None: ...
+
 
 @dataclass(frozen=True)
 class RecordError:
@@ -122,6 +124,7 @@ class ProductMapper:
                           for family, codes in (families or {}).items()}
         self._contexts: dict[tuple[str, str | None], RuleContext] = {}
         self.unknown: Counter = Counter()  # values of attributes the PIM's attribute list lacks
+        self._inherited: dict[str, dict] = {}
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -182,6 +185,17 @@ class ProductMapper:
         override = self.mapping.attributes.get(code)
         return plan.custom_id if plan else (override and override.id) or f"akeneo_{camel(code)}"
 
+    def inherited(self, model: str) -> dict:
+        """The values a product or sub-model inherits from its model and that model's parent
+        (the API usually sends them merged already; a snapshot or a filtered read may not)."""
+        if model not in self._inherited:
+            if len(self._inherited) > 4096:
+                self._inherited.clear()  # siblings come together: a small cache is enough
+            found = self.catalog.model(model) or {}
+            own = found.get("values") if isinstance(found.get("values"), dict) else {}
+            self._inherited[model] = (self.inherited(found["parent"]) if found.get("parent") else {}) | own
+        return self._inherited[model]
+
     def axis_text(self, code: str, data: object) -> str:
         """A variation axis value exactly as variants carry it in their custom attribute."""
         plan = self.plans.get(code)
@@ -218,6 +232,9 @@ class ProductMapper:
         values = item.get("values") or {}
         if not isinstance(values, dict):
             return None, [RecordError(record_id, "values", "values must be an object of attribute codes")]
+        if item.get("parent") and self.catalog is not None:
+            # An attribute lives on one level: own values win, inherited ones complete them.
+            values = values | {k: v for k, v in self.inherited(item["parent"]).items() if k not in values}
         view = ProductView(record_id, is_model, dict(self.constants))
         computed: dict[int, dict] = {}  # per source plan: a source read by two fields is read once
         for attribute, sources, default in self.system:

@@ -236,6 +236,10 @@ class Store:
         return [json.loads(data) for (data,) in self.db.execute(
             "SELECT data FROM entities WHERE kind = ? AND json_extract(data, '$.parent') = ? ORDER BY code", (kind, model))]
 
+    def model(self, code: str) -> dict | None:
+        """The product model with this code."""
+        return self.get("product-models", code)
+
     def exists(self, code: str) -> bool:
         """Whether a product or product model has this id."""
         return self.db.execute("SELECT 1 FROM entities WHERE kind IN ('products', 'product-models') AND parent = ''"
