@@ -80,6 +80,7 @@ def _clone_product(template: dict, identifier: str, parent: str | None, rng: ran
     product.update(identifier=identifier, parent=parent, uuid=_uuid(rng))
     product["values"]["sku"] = [{"locale": None, "scope": None, "data": identifier}]
     _vary(product["values"], rng, number)
+    _unlink(product)
     return product
 
 
@@ -87,7 +88,14 @@ def _clone_model(template: dict, code: str, parent: str | None, rng: random.Rand
     model = copy.deepcopy(template)
     model.update(code=code, parent=parent)
     _vary(model["values"], rng, number)
+    _unlink(model)
     return model
+
+
+def _unlink(item: dict) -> None:
+    """Associations of a clone would point at demo products the synthetic catalog lacks."""
+    item["associations"] = {kind: {"products": [], "product_models": [], "groups": []} for kind in item.get("associations") or {}}
+    item["quantified_associations"] = {}
 
 
 def _vary(values: dict, rng: random.Random, number: int) -> None:
