@@ -408,6 +408,12 @@ class _Loader:
             spec = _dict(spec)
             rule = self.rule(spec.get("rule"), _dict(spec.get("args")), where + ("rule",), where + ("args",), loaded)
             overrides[code] = AttributeOverride(spec.get("id"), rule, frozen(_dict(spec.get("args"))))
+        associations = _dict(data.get("associations"))
+        shared = set(_list(_dict(associations.get("product_sets")).get("families"))) & set(
+            _list(_dict(associations.get("bundles")).get("families")))
+        if shared:
+            self.add(loaded, ("associations", "bundles", "families"),
+                     f"families {', '.join(sorted(shared))} are also product set families: a product is a set or a bundle")
         include = custom.get("include")
         line, col = loaded.where(("custom_attributes",))
         return ProductMapping(loaded.file, f"{loaded.file}:{line}:{col}", system, frozenset(include) if isinstance(include, list) else None,
