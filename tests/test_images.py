@@ -3,6 +3,7 @@ PIM order, pointing at the files the pull downloaded; masters also per level-1 m
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from lxml import etree
@@ -14,6 +15,7 @@ from fake_akeneo import FakeAkeneo
 
 NS = {"c": "http://www.demandware.com/xml/impex/catalog/2006-10-31"}
 IMAGES = Path("site-import/catalogs/akeneo-master/images.xml")
+MASTER_CATALOG = Path("site-import/catalogs/akeneo-master/catalog.xml")
 STATIC = Path("site-import/catalogs/akeneo-master/static/default")
 
 
@@ -60,3 +62,26 @@ def test_linked_images_with_locale_suffixed_view_types(tmp_path: Path, config_di
     assert not root.xpath("//c:image[starts-with(@path, 'assets/')]", namespaces=NS)  # no files in link mode
     declared = {v.text for v in root.iterfind("c:header/c:image-settings/c:view-types/c:view-type", NS)}
     assert {g.get("view-type") for g in root.iterfind(".//c:image-group", NS)} <= declared
+
+
+def product_attributes(catalog: Path, product_id: str) -> dict[tuple[str, str | None], str]:
+    root = etree.parse(str(catalog)).getroot()
+    product = root.find(f"c:product[@product-id='{product_id}']", NS)
+    return {(a.get("attribute-id"), a.get("{http://www.w3.org/XML/1998/namespace}lang")): a.text
+            for a in product.iterfind(".//c:custom-attribute", NS)}
+
+
+def test_non_image_assets_become_custom_attributes_of_the_products_using_them(tmp_path: Path, config_dir: Path) -> None:
+    assert main(["run", "full-import-master", "--demo", "--out", str(tmp_path / "files"), "--config", str(ROOT)]) == 0
+    found = product_attributes(tmp_path / "files" / MASTER_CATALOG, "FU-LOUNGE-CHAIR-OSLO")
+    assert found[("akeneo_noticeLoungeChair_document", "de-DE")].endswith("_notice_lounge_chair_de_DE.pdf?$staticlink$")
+    video = product_attributes(tmp_path / "files" / MASTER_CATALOG, "FU-OAK-TABLE-160")
+    assert video[("akeneo_videoOakTableAssembly_youtubeId", None)].startswith("https://www.youtube.com/watch?v=")
+    assert not any(key[0].endswith("_imageUrl") for key in found)  # linked images: only with import_type both
+    settings = config_dir / "mappings" / "assets.yaml"
+    settings.write_text(settings.read_text().replace("import_type: media_file", "import_type: both"))
+    assert main(["run", "full-import-master", "--demo", "--out", str(tmp_path / "both"), "--config", str(config_dir)]) == 0
+    users = [p for p in json.loads((demo_snapshot() / "products.json").read_text()) if p["values"].get("lifestyle")]
+    both = product_attributes(tmp_path / "both" / MASTER_CATALOG, users[0]["identifier"])
+    assert any(key[0].endswith("_imageUrl") and value.startswith("https://cdn.example.com/lifestyle/")
+               for key, value in both.items())

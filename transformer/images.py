@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
+from .assets import MainMedia
 from .sources.pull import safe_path
 
 IMAGE_PATH_MAX = 1800
@@ -29,16 +30,6 @@ class ImageGroup:
 class ImagesView:
     id: str
     groups: list[ImageGroup]
-
-
-@dataclass(frozen=True)
-class MainMedia:
-    """An asset family's main media when it is an image: a file, or a link (prefix + value + suffix)."""
-
-    attribute: str
-    link: bool = False
-    prefix: str = ""
-    suffix: str = ""
 
 
 class ImageMapper:
@@ -96,7 +87,7 @@ class ImageMapper:
     def _asset_images(self, family: str | None, asset_code: str) -> list[tuple[str | None, str]]:
         """(language or None, path) of an asset's main media: files under `assets/`, or links."""
         main = self.main_media.get(family or "")
-        if main is None or main.link != self.links:
+        if main is None or main.media_type != "image" or main.link != self.links:
             return []
         asset = self.asset(family, asset_code)
         entries = [e for e in ((asset or {}).get("values") or {}).get(main.attribute) or []

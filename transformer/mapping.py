@@ -102,15 +102,17 @@ class ProductMapper:
 
     def __init__(self, mapping: ProductMapping, site: Site, attributes: dict[str, Attribute],
                  option_labels: Callable[[str, str], dict[str, str]], families: dict[str, list[str]] | None = None,
-                 catalog: "Catalog | None" = None):
+                 catalog: "Catalog | None" = None, assets=None):
         """`families`: family code -> its attribute codes (to clear empty selects); `catalog`: what
-        the rest of the PIM says (the store): which products exist, what sits below a model."""
+        the rest of the PIM says (the store): which products exist, what sits below a model;
+        `assets`: the custom attributes of the assets a product uses (an `assets.AssetAttributes`)."""
         self.mapping = mapping
         self.site = site
         self.languages = dict(site.locales)
         self.attributes = attributes
         self.option_labels = option_labels
         self.catalog = catalog
+        self.assets = assets
         self._check_sources()
         self.system = self._system_plans()
         # Every system field, with the constant ones (only a default) already filled in.
@@ -252,6 +254,9 @@ class ProductMapper:
                 continue
             try:
                 view.custom += self._custom_values(plan, entries)
+                if self.assets is not None and plan.attribute.type == "pim_catalog_asset_collection":
+                    codes = next((data for locale, data in select_scope(entries, self.site.channel)), [])
+                    view.custom += self.assets.values(plan.attribute.reference_data_name, codes)
             except RuleError as exc:
                 errors.append(RecordError(record_id, code, str(exc)))
         if not is_model:  # a model's attributes include axes that only its variants hold

@@ -9,6 +9,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Callable, Iterator
 
+from ..assets import MainMedia
 from ..config import Config, Job
 from ..errors import TransformerError
 from ..report import RunReport
@@ -84,3 +85,15 @@ def delta(store: Store, since: str) -> tuple[Callable[[], Iterator], Callable[[]
     return (lambda: store.changed_raw("product-models", since, changed, above),
             lambda: store.changed_raw("products", since, cascade))
 
+
+
+def main_media_from(store: Store) -> dict[str, MainMedia]:
+    """Asset family -> its main media (a file or a link, and its media type)."""
+    attributes = {(family, item["code"]): item for family, item in store.rows("asset-family-attributes")}
+    found = {}
+    for _, family in store.rows("asset-families"):
+        main = attributes.get((family["code"], family.get("attribute_as_main_media")))
+        if main and main.get("type") in ("media_file", "media_link"):
+            found[family["code"]] = MainMedia(main["code"], main["type"] == "media_link", main.get("prefix") or "",
+                                              main.get("suffix") or "", main.get("media_type") or "image")
+    return found

@@ -6,14 +6,14 @@ from typing import Iterator
 
 from markupsafe import Markup
 
-from ..images import ImageMapper, MainMedia
+from ..images import ImageMapper
 from ..mapping import ProductMapper
 from ..package import write_validated
 from ..render import RecordRenderer, environment, render_document
 from ..rules import RuleError
 from ..store import Store
 from ..variations import axes_of, axis_value
-from .common import JobRun, attributes_from, option_labels_from, sfcc_products
+from .common import JobRun, attributes_from, main_media_from, option_labels_from, sfcc_products
 
 def images(run: JobRun) -> None:
     """Image groups per view type for every product and model, from image attributes and assets;
@@ -22,7 +22,7 @@ def images(run: JobRun) -> None:
     settings = run.job.mappings["assets"]
     products = ProductMapper(run.job.mappings["products"], site, attributes_from(store), option_labels_from(store))
     attributes = {a["code"]: a for a in store.iter("attributes")}
-    mapper = ImageMapper(settings, attributes, _main_media(store), lambda family, code: store.get("assets", code, family),
+    mapper = ImageMapper(settings, attributes, main_media_from(store), lambda family, code: store.get("assets", code, family),
                          site.channel, dict(site.locales))
     family_variants = {item["code"]: item for _, item in store.rows("family-variants")}
     env = environment(run.config.templates)
@@ -43,18 +43,6 @@ def images(run: JobRun) -> None:
                                external_location=mapper.base if mapper.links else None)
     size = write_validated(path, document, report.timings)
     report.outputs.append({"path": str(path.relative_to(run.archive)), "bytes": size, "xsd_valid": True})
-
-
-def _main_media(store: Store) -> dict[str, MainMedia]:
-    """Asset family -> its main media, for families whose main media is an image (file or link)."""
-    attributes = {(family, item["code"]): item for family, item in store.rows("asset-family-attributes")}
-    found = {}
-    for _, family in store.rows("asset-families"):
-        main = attributes.get((family["code"], family.get("attribute_as_main_media")))
-        if main and main.get("type") in ("media_file", "media_link") and main.get("media_type", "image") == "image":
-            found[family["code"]] = MainMedia(main["code"], main["type"] == "media_link", main.get("prefix") or "",
-                                              main.get("suffix") or "")
-    return found
 
 
 def _variation_images(store: Store, root: dict, family_variants: dict, products: ProductMapper

@@ -13,13 +13,14 @@ from typing import Iterator
 from markupsafe import Markup
 
 from ..config import load_config
-from ..mapping import ProductMapper
+from ..assets import AssetAttributes
+from ..mapping import ProductMapper, localize
 from ..package import write_validated
 from ..parallel import batched, ordered_map
 from ..render import RecordRenderer, environment, render_document
 from ..report import Progress
 from ..store import Store
-from .common import JobRun, attributes_from, delta, option_labels_from, skipped_models
+from .common import JobRun, attributes_from, delta, main_media_from, option_labels_from, skipped_models
 
 CHUNK = 200  # records per unit of work handed to a worker
 
@@ -32,8 +33,15 @@ class ProductChunks:
         job = config.jobs[job_id]
         store = Store(store_path)  # open while the worker lives: models ask it about their products
         families = {item["code"]: item.get("attributes") or [] for _, item in store.rows("families")}
-        self.mapper = ProductMapper(job.mappings["products"], config.site, attributes_from(store),
-                                    option_labels_from(store), families, store)
+        site = config.site
+        assets = None
+        if "assets" in job.mappings:
+            assets = AssetAttributes(main_media_from(store), lambda family, code: store.get("assets", code, family),
+                                     job.mappings["assets"].get("import_type", "media_file"), site.channel,
+                                     dict(site.locales), lambda by_locale: localize(by_locale, dict(site.locales),
+                                                                                    site.default_locale))
+        self.mapper = ProductMapper(job.mappings["products"], site, attributes_from(store),
+                                    option_labels_from(store), families, store, assets)
         env = environment(config.templates)
         self.render = RecordRenderer(env, job.outputs[0].record_template, site=config.site)
 
