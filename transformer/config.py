@@ -39,7 +39,7 @@ class EngineSpec:
 ENGINES: dict[str, EngineSpec] = {
     "attributes-metadata": EngineSpec("attribute definitions and options as Product metadata"),
     "assets": EngineSpec("asset families and assets (binaries or links)"),
-    "media-assets-pricebook": EngineSpec("media files, assets and one pricebook per currency"),
+    "media-assets-pricebook": EngineSpec("media files, assets and one pricebook per currency", ("prices",), True),
     "master-catalog": EngineSpec("products and product models as master catalog products", ("products",), True),
     "variations": EngineSpec("product models as variation masters, groups and variants", ("products",), True),
     "images": EngineSpec("product image groups from image attributes and assets", ("assets", "products"), True),

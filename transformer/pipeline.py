@@ -17,6 +17,7 @@ from .config import Config, Job
 from .engines.common import JobRun
 from .engines.images import images
 from .engines.master import master_catalog
+from .engines.pricebooks import media_assets_pricebook
 from .engines.storefront import storefront_catalog
 from .engines.variations import variations
 from .errors import NotImplementedYet
@@ -29,6 +30,7 @@ IMPLEMENTED: dict[str, tuple[Callable[[JobRun], None], frozenset[str]]] = {
     "variations": (variations, frozenset({"full", "differential"})),
     "storefront-catalog": (storefront_catalog, frozenset({"full", "differential"})),
     "images": (images, frozenset({"full", "differential"})),
+    "media-assets-pricebook": (media_assets_pricebook, frozenset({"full"})),
 }
 
 
