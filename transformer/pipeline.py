@@ -17,6 +17,7 @@ from .config import Config, Job
 from .engines.common import JobRun
 from .engines.images import images
 from .engines.master import master_catalog
+from .engines.metadata import attributes_metadata
 from .engines.pricebooks import media_assets_pricebook
 from .engines.storefront import storefront_catalog
 from .engines.variations import variations
@@ -31,6 +32,7 @@ IMPLEMENTED: dict[str, tuple[Callable[[JobRun], None], frozenset[str]]] = {
     "storefront-catalog": (storefront_catalog, frozenset({"full", "differential"})),
     "images": (images, frozenset({"full", "differential"})),
     "media-assets-pricebook": (media_assets_pricebook, frozenset({"full"})),
+    "attributes-metadata": (attributes_metadata, frozenset({"full"})),
 }
 
 
