@@ -25,6 +25,14 @@ class MainMedia:
     media_type: str = "image"
 
 
+def is_attribute(main: MainMedia, import_type: str) -> bool:
+    """Whether products get a custom attribute per asset of this family: not for image files
+    (the images job shows them), nor for linked images unless `import_type` is `both`."""
+    if main.media_type != "image":
+        return True
+    return main.link and import_type == "both"
+
+
 class AssetAttributes:
     def __init__(self, main_media: dict[str, MainMedia], asset: Callable[[str, str], dict | None], import_type: str,
                  channel: str, languages: dict[str, str], localize: Callable[[dict], list[tuple[str, str]]]):
@@ -35,7 +43,7 @@ class AssetAttributes:
     def values(self, family: str | None, codes: list) -> list[tuple[str, str | None, str]]:
         """(custom attribute id, xml:lang or None, value) for the assets `codes` of `family`."""
         main = self.main_media.get(family or "")
-        if main is None or not self._written(main):
+        if main is None or not is_attribute(main, self.import_type):
             return []
         found = []
         for code in codes:
@@ -52,11 +60,6 @@ class AssetAttributes:
                 found += [(custom_id, lang, text) for lang, text in self.localize(by_locale)]
         return found
 
-    def _written(self, main: MainMedia) -> bool:
-        """Image files go to the images job; linked images too, unless links are wanted as attributes."""
-        if main.media_type != "image":
-            return True
-        return main.link and self.import_type == "both"
 
     @staticmethod
     def _value(main: MainMedia, data: str) -> str:

@@ -38,7 +38,7 @@ class EngineSpec:
 # Every engine a job may name; the pipeline says which are implemented.
 ENGINES: dict[str, EngineSpec] = {
     "attributes-metadata": EngineSpec("attribute definitions and options as Product metadata", ("products",), True),
-    "assets": EngineSpec("asset families and assets (binaries or links)"),
+    "assets": EngineSpec("asset families and assets (binaries or links)", ("assets",), True),
     "media-assets-pricebook": EngineSpec("media files, assets and one pricebook per currency", ("prices",), True),
     "master-catalog": EngineSpec("products and product models as master catalog products", ("products",), True),
     "variations": EngineSpec("product models as variation masters, groups and variants", ("products",), True),

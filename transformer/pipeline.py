@@ -15,6 +15,7 @@ from typing import Callable
 
 from .config import Config, Job
 from .engines.common import JobRun
+from .engines.assets import assets
 from .engines.images import images
 from .engines.master import master_catalog
 from .engines.metadata import attributes_metadata
@@ -33,6 +34,7 @@ IMPLEMENTED: dict[str, tuple[Callable[[JobRun], None], frozenset[str]]] = {
     "images": (images, frozenset({"full", "differential"})),
     "media-assets-pricebook": (media_assets_pricebook, frozenset({"full"})),
     "attributes-metadata": (attributes_metadata, frozenset({"full"})),
+    "assets": (assets, frozenset({"full", "differential"})),
 }
 
 

@@ -175,6 +175,12 @@ class Store:
             (kind, since, json.dumps(sorted(parents)), json.dumps(sorted(codes))))
         yield from rows
 
+    def touch(self, kind: str, codes: Iterable[str]) -> int:
+        """Mark items as changed now (their content did not change, what they show did: an asset)."""
+        with self.db:
+            return self.db.executemany("UPDATE entities SET changed = ? WHERE kind = ? AND code = ?",
+                                       [(utc_now(), kind, code) for code in codes]).rowcount
+
     def models_above_changed_products(self, since: str) -> set[str]:
         """The product models (parents and their parents) of products changed after `since`."""
         parent = "json_extract(data, '$.parent')"
