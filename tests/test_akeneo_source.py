@@ -364,3 +364,18 @@ def test_chained_jobs_read_a_shared_source_once(pim, tmp_path: Path) -> None:
         before = len(data_requests(pim, "products"))
         second = puller(CONFIG.jobs["full-import-master-variation"], store, None, tmp_path)
     assert len(data_requests(pim, "products")) == before and second["items"] == {}
+
+
+def test_a_community_edition_pim_skips_enterprise_jobs_in_one_line(pim, tmp_path: Path, monkeypatch, capsys) -> None:
+    connect(monkeypatch, pim)
+    pim.system = {"version": "7.0.0", "edition": "CE"}
+    code = main(["run", "differential-import-assets", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "out"),
+                 "--config", str(ROOT)])
+    out = capsys.readouterr().out
+    assert code == 0 and out == ("differential-import-assets: job 'differential-import-assets' needs the Asset Manager, "
+                                 "which this CE PIM does not have: skipped\n")
+    assert not [r for r in pim.requests if "/asset" in r.path]
+    # Jobs that only use assets on the side run without them.
+    assert main(["run", "full-import-master", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "out"),
+                 "--config", str(ROOT)]) == 0
+    assert not [r for r in pim.requests if "/asset" in r.path]

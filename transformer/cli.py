@@ -137,6 +137,9 @@ def cmd_run(args) -> int:
         record_errors += len(report.errors)
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.counts.items()))
         files = ", ".join(str(args.out / "site-import" / o["path"]) for o in report.outputs)
+        if report.status == "skipped":
+            print(f"{report.job}: {report.warnings[-1]}")
+            continue
         print(f"{report.job}: {report.status} in {report.timings['total']:.2f}s: {counts} -> {files}")
         if report.errors:
             print(f"  {len(report.errors)} record error(s), see {args.out / 'reports' / (report.job + '.json')}")

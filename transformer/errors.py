@@ -45,3 +45,7 @@ class StoreError(TransformerError):
 
 class SourceError(TransformerError):
     """Input data (a snapshot or the PIM) could not be read."""
+
+
+class JobSkipped(TransformerError):
+    """The PIM lacks what the job needs (an Enterprise Edition feature): the job is skipped."""

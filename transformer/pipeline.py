@@ -22,7 +22,7 @@ from .engines.metadata import attributes_metadata
 from .engines.pricebooks import media_assets_pricebook
 from .engines.storefront import storefront_catalog
 from .engines.variations import variations
-from .errors import NotImplementedYet
+from .errors import JobSkipped, NotImplementedYet
 from .report import RunReport
 from .store import Store, utc_now
 
@@ -77,6 +77,9 @@ def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | 
                     report.timings["pull"] = perf_counter() - pulled
                 IMPLEMENTED[job.engine][0](JobRun(config, job, store, out / "site-import", report, workers))
             report.status = "succeeded_with_errors" if report.errors else "succeeded"
+        except JobSkipped as skipped:  # the rest of a chain still runs
+            report.status = "skipped"
+            report.warnings.append(str(skipped))
         except BaseException:
             report.status = "failed"
             raise

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..config import Source, thawed
 from ..endpoints import ENDPOINTS, Endpoint
-from ..errors import SourceError
+from ..errors import JobSkipped, SourceError
 from ..store import Store
 from .akeneo import AkeneoClient
 
@@ -285,6 +285,12 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# What Community and Growth Editions lack (akeneo-api.md §4): these reads are left out, these jobs skipped.
+EE_ENDPOINTS = frozenset(name for name in ENDPOINTS if name.startswith(("asset", "reference-entit")))
+EE_ENGINES = {"assets": "the Asset Manager", "reference-entities": "reference entities",
+              "record-grouping": "reference entities"}
+
+
 class JobPuller:
     """Pulls the sources a job declares before it runs; a source read once in this process
     (by an earlier job of a chain) is not read again."""
@@ -292,9 +298,25 @@ class JobPuller:
     def __init__(self, client: AkeneoClient, master_catalog: str):
         self.client, self.master_catalog = client, master_catalog
         self.done: set[str] = set()
+        self._edition: str | None = None
+
+    def edition(self) -> str:
+        """The PIM's edition (CE, GE, EE, Serenity); PIMs older than 6.0 do not say: assume EE."""
+        if self._edition is None:
+            try:
+                self._edition = str(self.client.get_json("system-information").get("edition") or "EE")
+            except (SourceError, AttributeError):
+                self._edition = "EE"
+        return self._edition
 
     def __call__(self, job, store: Store, since: str | None, archive: Path) -> dict:
-        fresh = [s for s in job.sources if _source_key(s, since) not in self.done]
+        sources = job.sources
+        if self.edition().upper() in ("CE", "GE"):
+            if job.engine in EE_ENGINES:
+                raise JobSkipped(f"job '{job.id}' needs {EE_ENGINES[job.engine]}, which this {self.edition()} "
+                                 "PIM does not have: skipped")
+            sources = tuple(s for s in sources if s.endpoint.name not in EE_ENDPOINTS)
+        fresh = [s for s in sources if _source_key(s, since) not in self.done]
         media_root = archive / "catalogs" / self.master_catalog / "static" / "default"
         report = pull(self.client, store, tuple(fresh), since=since, media_root=media_root)
         self.done |= {_source_key(s, since) for s in fresh}
