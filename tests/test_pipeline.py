@@ -98,3 +98,22 @@ def test_clashing_ids_unknown_attributes_and_bad_values_are_reported(tmp_path: P
         {"id": "X", "field": "code", "message": "a product has the same id; the product model is skipped"},
         {"id": "Y", "field": "name", "message": "values must be a list of {locale, scope, data} objects"}]
     assert report["warnings"] == ["attribute 'mystery' is not in the PIM's attribute list: 1 value(s) not written"]
+
+
+def test_a_chain_writes_one_site_import_archive_whose_xml_all_validates(tmp_path: Path, capsys) -> None:
+    import zipfile
+
+    from transformer.xsd import StreamValidator
+
+    assert main(["run", "catalog", "--demo", "--out", str(tmp_path), "--config", str(ROOT)]) == 0
+    with zipfile.ZipFile(tmp_path / "site-import.zip") as archive:
+        names = archive.namelist()
+        assert names and all(name.startswith("site-import/") and name.isascii() for name in names)
+        xml = [name for name in names if name.endswith(".xml")]
+        assert {"site-import/catalogs/akeneo-master/catalog.xml", "site-import/catalogs/akeneo-storefront/catalog.xml",
+                "site-import/catalogs/akeneo-master/variations.xml", "site-import/catalogs/akeneo-master/images.xml"} <= set(xml)
+        for name in xml:
+            validator = StreamValidator(name)
+            validator.feed(archive.read(name))
+            validator.close()
+    assert "site-import archive:" in capsys.readouterr().out

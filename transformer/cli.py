@@ -132,6 +132,8 @@ def cmd_run(args) -> int:
                 for warning in load_snapshot(demo_snapshot() if args.demo else args.snapshot, store).warnings:
                     print(f"warning: {warning}", file=sys.stderr)
             reports = run_jobs(config, args.name, store, args.out, args.workers, puller)
+    if (args.out / "site-import.zip").is_file() and args.name in config.chains:
+        print(f"site-import archive: {args.out / 'site-import.zip'}")
     record_errors = 0
     for report in reports:
         record_errors += len(report.errors)

@@ -64,3 +64,24 @@ def write_atomic(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
+
+
+def zip_archive(root: Path, target: Path) -> int:
+    """Zip the site-import folder `root` as SFCC imports it: one top folder named like the zip,
+    ASCII names only, nothing else; written atomically. Returns the number of files."""
+    import zipfile
+
+    name = target.stem
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    try:
+        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in files:
+                entry = f"{name}/{path.relative_to(root).as_posix()}"
+                if not entry.isascii():
+                    raise ValueError(f"non-ASCII name in the archive: {entry}")
+                archive.write(path, entry)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return len(files)

@@ -23,6 +23,7 @@ from .engines.pricebooks import media_assets_pricebook
 from .engines.storefront import storefront_catalog
 from .engines.variations import variations
 from .errors import JobSkipped, NotImplementedYet
+from .package import zip_archive
 from .report import RunReport
 from .store import Store, utc_now
 
@@ -62,6 +63,8 @@ def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | 
     workers = workers or os.cpu_count() or 1
     job_ids = config.resolve(name)
     check_runnable(config, job_ids)
+    if name in config.chains:
+        (out / "site-import.zip").unlink(missing_ok=True)  # never leave the archive of an earlier run
     reports = []
     for job_id in job_ids:
         job = config.jobs[job_id]
@@ -87,5 +90,7 @@ def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | 
             report.timings["total"] = perf_counter() - started
             report.finished = utc_now()
             report.write(out / "reports" / f"{job.id}.json")
+    if name in config.chains and (out / "site-import").is_dir():
+        zip_archive(out / "site-import", out / "site-import.zip")  # one archive per chain run
     return reports
 
