@@ -46,7 +46,7 @@ ENGINES: dict[str, EngineSpec] = {
     "storefront-catalog": EngineSpec("categories, category assignments and recommendations",
                                      ("categories", "products"), True),
     "reference-entities": EngineSpec("reference entities and records as content assets"),
-    "record-grouping": EngineSpec("records grouped into a content attribute group"),
+    "record-grouping": EngineSpec("records grouped into a content attribute group", ("content",), True),
     "catalog-refinements": EngineSpec("refinement definitions saved from a catalog export"),
 }
 

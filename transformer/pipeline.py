@@ -16,6 +16,7 @@ from typing import Callable
 from .config import Config, Job
 from .engines.common import JobRun
 from .engines.assets import assets
+from .engines.grouping import record_grouping
 from .engines.images import images
 from .engines.master import master_catalog
 from .engines.metadata import attributes_metadata
@@ -36,6 +37,7 @@ IMPLEMENTED: dict[str, tuple[Callable[[JobRun], None], frozenset[str]]] = {
     "media-assets-pricebook": (media_assets_pricebook, frozenset({"full"})),
     "attributes-metadata": (attributes_metadata, frozenset({"full"})),
     "assets": (assets, frozenset({"full", "differential"})),
+    "record-grouping": (record_grouping, frozenset({"full"})),
 }
 
 
