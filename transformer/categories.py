@@ -26,6 +26,7 @@ class CategoryView:
     online: str
     parent: str | None
     custom: list[tuple[str, str | None, str]] = field(default_factory=list)
+    refinements: str | None = None  # saved <refinement-definitions> XML (job 6), written back as is
 
 
 @dataclass

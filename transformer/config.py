@@ -47,7 +47,7 @@ ENGINES: dict[str, EngineSpec] = {
                                      ("categories", "products"), True),
     "reference-entities": EngineSpec("reference entities and records as content assets"),
     "record-grouping": EngineSpec("records grouped into a content attribute group", ("content",), True),
-    "catalog-refinements": EngineSpec("refinement definitions saved from a catalog export"),
+    "catalog-refinements": EngineSpec("refinement definitions saved from a catalog export", ("categories",)),
 }
 
 MAPPING_SCHEMAS = {role: f"{role}.schema.json" for role in ("products", "categories", "prices", "assets", "content")}

@@ -21,6 +21,7 @@ from .engines.images import images
 from .engines.master import master_catalog
 from .engines.metadata import attributes_metadata
 from .engines.pricebooks import media_assets_pricebook
+from .engines.refinements import catalog_refinements
 from .engines.storefront import storefront_catalog
 from .engines.variations import variations
 from .errors import JobSkipped, NotImplementedYet
@@ -38,6 +39,7 @@ IMPLEMENTED: dict[str, tuple[Callable[[JobRun], None], frozenset[str]]] = {
     "attributes-metadata": (attributes_metadata, frozenset({"full"})),
     "assets": (assets, frozenset({"full", "differential"})),
     "record-grouping": (record_grouping, frozenset({"full"})),
+    "catalog-refinements": (catalog_refinements, frozenset({"full"})),
 }
 
 

@@ -47,6 +47,12 @@ CREATE TABLE IF NOT EXISTS pending_assignments (
     category TEXT  -- NULL: the product has no assignment any more
 );
 CREATE INDEX IF NOT EXISTS pending_by_catalog ON pending_assignments (catalog, product);
+CREATE TABLE IF NOT EXISTS refinements (  -- refinement definitions saved from a catalog export (job 6)
+    catalog  TEXT NOT NULL,
+    category TEXT NOT NULL,
+    xml      TEXT NOT NULL,
+    PRIMARY KEY (catalog, category)
+);
 CREATE TABLE IF NOT EXISTS gone (  -- items a full read no longer found: deleted in the PIM
     kind TEXT NOT NULL,
     code TEXT NOT NULL,
@@ -302,6 +308,18 @@ class Store:
         """Forget what a failed (or killed) run staged."""
         with self.db:
             self.db.execute("DELETE FROM pending_assignments WHERE catalog = ?", (catalog,))
+
+    # -- saved refinements ---------------------------------------------------------------
+
+    def save_refinements(self, catalog: str, fragments: dict[str, str]) -> None:
+        """Replace the saved `<refinement-definitions>` of a catalog, by category."""
+        with self.db:
+            self.db.execute("DELETE FROM refinements WHERE catalog = ?", (catalog,))
+            self.db.executemany("INSERT INTO refinements (catalog, category, xml) VALUES (?, ?, ?)",
+                                [(catalog, category, xml) for category, xml in fragments.items()])
+
+    def refinements(self, catalog: str) -> dict[str, str]:
+        return dict(self.db.execute("SELECT category, xml FROM refinements WHERE catalog = ?", (catalog,)))
 
     # -- run state ----------------------------------------------------------------------
 

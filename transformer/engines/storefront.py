@@ -36,7 +36,9 @@ def storefront_catalog(run: JobRun) -> None:
     def records() -> Iterator[Markup]:
         if not writing:
             return
+        saved = store.refinements(catalog)
         for view in tree.views():
+            view.refinements = Markup(saved[view.id]) if view.id in saved else None
             report.counts["categories"] += 1
             yield render(view)
         for item, is_model, item_id in sfcc_products(store, mapping, since):
