@@ -18,7 +18,7 @@ GOLDEN = Path(__file__).parent / "golden"
 JOBS = ["full-import-master", "differential-import-master", "full-import-master-variation", "full-import-storefront",
         "differential-import-storefront", "full-master-image", "differential-import-master-variation",
         "differential-master-image", "full-import-media-assets-pricebook", "import-attributes",
-        "differential-import-assets", "entity-record-grouping"]
+        "differential-import-assets", "entity-record-grouping", "entity-import"]
 
 
 @pytest.mark.parametrize("job", JOBS)

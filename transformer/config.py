@@ -45,7 +45,7 @@ ENGINES: dict[str, EngineSpec] = {
     "images": EngineSpec("product image groups from image attributes and assets", ("assets", "products"), True),
     "storefront-catalog": EngineSpec("categories, category assignments and recommendations",
                                      ("categories", "products"), True),
-    "reference-entities": EngineSpec("reference entities and records as content assets"),
+    "reference-entities": EngineSpec("reference entities and records as content assets", ("content",), True),
     "record-grouping": EngineSpec("records grouped into a content attribute group", ("content",), True),
     "catalog-refinements": EngineSpec("refinement definitions saved from a catalog export", ("categories",)),
 }

@@ -16,6 +16,7 @@ from typing import Callable
 from .config import Config, Job
 from .engines.common import JobRun
 from .engines.assets import assets
+from .engines.entities import reference_entities
 from .engines.grouping import record_grouping
 from .engines.images import images
 from .engines.master import master_catalog
@@ -40,6 +41,7 @@ IMPLEMENTED: dict[str, tuple[Callable[[JobRun], None], frozenset[str]]] = {
     "assets": (assets, frozenset({"full", "differential"})),
     "record-grouping": (record_grouping, frozenset({"full"})),
     "catalog-refinements": (catalog_refinements, frozenset({"full"})),
+    "reference-entities": (reference_entities, frozenset({"full"})),
 }
 
 

@@ -1,0 +1,43 @@
+"""Reference entities (4) as library content assets with record JSON, and the full and
+differential chains writing one complete site-import archive in which every XML validates."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from transformer.cli import main
+from transformer.xsd import StreamValidator
+
+from conftest import ROOT
+
+NS = {"l": "http://www.demandware.com/xml/impex/library/2006-10-31"}
+
+
+def test_each_entity_is_a_content_asset_and_each_record_a_json_attribute(tmp_path: Path) -> None:
+    assert main(["run", "4", "--demo", "--out", str(tmp_path), "--config", str(ROOT)]) == 0
+    root = etree.parse(str(tmp_path / "site-import/libraries/akeneo-shared-library/library.xml")).getroot()
+    assert root.get("library-id") == "akeneo-shared-library"
+    brand = root.find("l:content[@content-id='akeneo_entity_brand']", NS)
+    record = json.loads(brand.find("l:custom-attributes/l:custom-attribute[@attribute-id='akeneo_entity_brand_nordvik']",
+                                   NS).text)
+    assert record["code"] == "nordvik" and {e["locale"] for e in record["values"]["label"]} <= {"en_US", "fr_FR", "de_DE"}
+    assert (tmp_path / "site-import/meta/content-attributes.xml").is_file()
+
+
+@pytest.mark.parametrize("chain", ["full", "differential"])
+def test_the_chains_write_one_archive_in_which_every_xml_validates(chain: str, tmp_path: Path) -> None:
+    assert main(["run", chain, "--demo", "--out", str(tmp_path), "--config", str(ROOT)]) == 0
+    with zipfile.ZipFile(tmp_path / "site-import.zip") as archive:
+        xml = [name for name in archive.namelist() if name.endswith(".xml")]
+        assert "site-import/meta/system-objecttype-extensions.xml" in xml
+        assert "site-import/libraries/akeneo-shared-library/library.xml" in xml
+        assert "site-import/catalogs/akeneo-master/catalog.xml" in xml
+        for name in xml:
+            validator = StreamValidator(name)
+            validator.feed(archive.read(name))
+            validator.close()
