@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from .mapping import X_DEFAULT, Localized, localize
-from .sfcc import xml_safe
+from .mapping import X_DEFAULT, Localized, localized_labels
 
 ROOT = "root"
 
@@ -76,9 +75,7 @@ class CategoryTree:
         return [root] + [self._view(self.selected[code]) for code in sorted(self.selected, key=lambda c: (depth[c], c))]
 
     def _view(self, category: dict) -> CategoryView:
-        labels = category.get("labels") or {}
-        by_locale = {locale: xml_safe(labels[locale]) for locale in self.languages if labels.get(locale)}
-        names = localize(by_locale, self.languages, self.default_locale) or [(X_DEFAULT, category["code"])]
+        names = localized_labels(category.get("labels"), self.languages, self.default_locale, category["code"])
         parent = category.get("parent")
         custom = [("showInMenu", None, "true")] if self.online == "true" else []
         return CategoryView(category["code"], names, self.online, parent if parent in self.selected else ROOT, custom)

@@ -97,6 +97,14 @@ def localize(by_locale: dict[str | None, Value], languages: dict[str, str], defa
     return [(X_DEFAULT, by_locale[fallback])] + [(languages[locale], by_locale[locale]) for locale in present]
 
 
+def localized_labels(labels: dict | None, languages: dict[str, str], default_locale: str, fallback: str) -> Localized:
+    """PIM labels (by locale) as SFCC display names, x-default first; `fallback` when there is none."""
+    labels = labels or {}
+    by_locale = {locale: xml_safe(labels[locale])[:4000] for locale in languages if isinstance(labels.get(locale), str)
+                 and labels[locale]}
+    return localize(by_locale, languages, default_locale) or [(X_DEFAULT, fallback)]
+
+
 class ProductMapper:
     """Maps products and models with one product mapping, for one site."""
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .mapping import X_DEFAULT, Localized, ProductMapper, localize
-from .sfcc import xml_safe
+from .mapping import X_DEFAULT, Localized, ProductMapper, localized_labels
 
 GROUP_ID = "AkeneoAttributes"
 SELECTS = ("pim_catalog_simpleselect", "pim_catalog_multiselect")
@@ -61,6 +60,4 @@ def product_definitions(mapper: ProductMapper, attributes: dict[str, dict],
 
 
 def _labels(item: dict, languages: dict[str, str], default_locale: str, fallback: str) -> Localized:
-    labels = item.get("labels") or {}
-    by_locale = {locale: xml_safe(labels[locale])[:4000] for locale in languages if labels.get(locale)}
-    return localize(by_locale, languages, default_locale) or [(X_DEFAULT, fallback)]
+    return localized_labels(item.get("labels"), languages, default_locale, fallback)

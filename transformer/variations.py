@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .mapping import X_DEFAULT, Localized, localize
+from .mapping import X_DEFAULT, Localized, localize, localized_labels
 from .rules import format_decimal
 from .sfcc import xml_safe
 
@@ -93,9 +93,7 @@ class VariationMapper:
         return [(X_DEFAULT, text)]
 
     def _labels(self, attribute: dict) -> Localized:
-        labels = attribute.get("labels") or {}
-        by_locale = {locale: xml_safe(labels[locale]) for locale in self.languages if labels.get(locale)}
-        return localize(by_locale, self.languages, self.default_locale) or [(X_DEFAULT, attribute.get("code", ""))]
+        return localized_labels(attribute.get("labels"), self.languages, self.default_locale, attribute.get("code", ""))
 
 
 def axis_value(item: dict, code: str) -> object:

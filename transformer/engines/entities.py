@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..mapping import X_DEFAULT, localize
+from ..mapping import localized_labels
 from ..metadata import Definition, TypeExtension
 from ..package import write_validated
 from ..render import RecordRenderer, environment, render_document
@@ -33,7 +33,7 @@ def reference_entities(run: JobRun) -> None:
     assets, definitions = [], []
     for _, entity in store.rows("reference-entities"):
         code = entity["code"]
-        names = _names(entity.get("labels") or {}, languages, site.default_locale, code)
+        names = localized_labels(entity.get("labels") or {}, languages, site.default_locale, code)
         attributes = []
         for record in records.get(code, []):
             attribute_id = f"akeneo_entity_{code}_{record['code']}"
@@ -41,7 +41,7 @@ def reference_entities(run: JobRun) -> None:
                                                                        ensure_ascii=False, separators=(",", ":")))))
             labels = {e.get("locale"): e["data"] for e in (record.get("values") or {}).get("label") or []
                       if isinstance(e, dict) and isinstance(e.get("data"), str)}
-            definitions.append(Definition(attribute_id, _names(labels, languages, site.default_locale, record["code"]),
+            definitions.append(Definition(attribute_id, localized_labels(labels, languages, site.default_locale, record["code"]),
                                           "text", False))
         assets.append(ContentAsset(f"akeneo_entity_{code}", names, attributes))
         report.counts["entities"] += 1
@@ -72,7 +72,3 @@ def _record_json(record: dict, channel: str, languages: dict[str, str]) -> dict:
             values[attribute] = kept
     return {"code": record["code"], "values": values}
 
-
-def _names(labels: dict, languages: dict[str, str], default_locale: str, fallback: str) -> list[tuple[str, str]]:
-    by_locale = {locale: xml_safe(labels[locale])[:4000] for locale in languages if labels.get(locale)}
-    return localize(by_locale, languages, default_locale) or [(X_DEFAULT, fallback)]
