@@ -282,8 +282,9 @@ class ProductMapper:
         def targets(kind: str, quantified: bool = False) -> list[tuple[str, int]]:
             found, refused = associated(item, kind, quantified)
             if self.catalog is not None:
-                refused += [f"{target} (not in the PIM)" for target, _ in found if not self.catalog.exists(target)]
-                found = [(target, n) for target, n in found if self.catalog.exists(target)]
+                known = {target: self.catalog.exists(target) for target, _ in found}  # one lookup each
+                refused += [f"{target} (not in the PIM)" for target, _ in found if not known[target]]
+                found = [(target, n) for target, n in found if known[target]]
             if refused:
                 errors.append(RecordError(view.id, "associations", f"'{kind}' targets left out: {', '.join(refused[:5])}"))
             return found
