@@ -14,7 +14,8 @@ from transformer.cli import demo_snapshot, main
 from transformer.config import load_config
 from transformer.errors import SourceError
 from transformer.sources.akeneo import AkeneoClient, Connection, RetryPolicy
-from transformer.sources.pull import JobPuller, pull, safe_path
+from transformer.sfcc import safe_path
+from transformer.sources.pull import JobPuller, pull
 from transformer.store import Store
 from transformer.synth import generate
 
@@ -111,11 +112,9 @@ def test_search_after_paging_over_many_pages(tmp_path: Path) -> None:
 def test_declared_filters_are_sent_as_written(pim, tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from transformer.config import frozen
-
     declared = {"family": [{"operator": "IN", "value": ["shoes"]}],
                 "updated": [{"operator": ">", "value": "2020-01-01 00:00:00"}]}
-    sources = tuple(replace(s, search=frozen(declared), scope="ecommerce", locales=("en_US", "fr_FR"),
+    sources = tuple(replace(s, search=declared, scope="ecommerce", locales=("en_US", "fr_FR"),
                             attributes=("name", "ean")) if s.endpoint.name == "products" else s
                     for s in CONFIG.jobs["differential-import-master"].sources)
     client = client_for(pim, concurrency=1)

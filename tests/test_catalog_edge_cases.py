@@ -21,6 +21,11 @@ MASTER = Path("site-import/catalogs/akeneo-master")
 STOREFRONT = Path("site-import/catalogs/akeneo-storefront/catalog.xml")
 
 
+def line_of(text: str) -> int:
+    """The line of the shipped product mapping that holds `text`."""
+    return next(n for n, line in enumerate((ROOT / "mappings" / "products.yaml").read_text().splitlines(), 1) if text in line)
+
+
 @pytest.fixture
 def snap(tmp_path: Path) -> Path:
     target = tmp_path / "snap"
@@ -105,5 +110,6 @@ def test_associations_to_products_the_pim_lacks_are_left_out(snap: Path, tmp_pat
         {"identifier": "NO-SUCH-PRODUCT", "quantity": 2}) if p["identifier"] == "BDL-OUTDOOR-STARTER" else None)
     report = run("full-import-master", snap, tmp_path / "master")
     assert {"id": "BDL-OUTDOOR-STARTER", "field": "associations",
-            "message": "'BUNDLE' targets left out: NO-SUCH-PRODUCT (not in the PIM)"} in report["errors"]
+            "message": "'BUNDLE' targets left out: NO-SUCH-PRODUCT (not in the PIM)",
+            "mapping": f"mappings/products.yaml:{line_of('bundles:')}:3"} in report["errors"]  # the setting to look at
     assert "NO-SUCH-PRODUCT" not in (tmp_path / "master" / MASTER / "catalog.xml").read_text()

@@ -45,13 +45,16 @@ def test_run_by_number_on_the_demo(capsys, tmp_path: Path) -> None:
     assert report["counts"]["products"] > 0 and set(report["timings_seconds"]) >= {"map", "render", "validate", "total"}
 
 
-def test_jobs_not_built_yet_fail_in_one_line_and_write_nothing(capsys, tmp_path: Path, config_dir: Path) -> None:
+def test_a_mode_its_engine_lacks_is_a_config_error_before_anything_runs(capsys, tmp_path: Path, config_dir: Path) -> None:
     jobs = config_dir / "jobs.yaml"
-    jobs.write_text(jobs.read_text().replace("engine: reference-entities", "engine: reference-entities\n    mode: differential", 1)
-                    .replace("    mode: differential\n    mode: full", "    mode: differential"))
+    lines = jobs.read_text().replace("engine: reference-entities\n    mode: full",
+                                     "engine: reference-entities\n    mode: differential").splitlines()
+    jobs.write_text("\n".join(lines) + "\n")
+    line = next(i for i, text in enumerate(lines, 1) if text == "    engine: reference-entities") + 1
     code, out, err = run(capsys, "run", "full", "--demo", "--out", str(tmp_path), "--config", str(config_dir))
     assert code == 1 and out == ""
-    assert err == "error: not implemented yet: entity-import (4)\n"
+    assert err == (f"jobs.yaml:{line}:5: $.jobs.entity-import.mode: engine 'reference-entities' runs only in mode full\n"
+                   "1 configuration problem(s)\n")
     assert not tmp_path.exists() or not any(tmp_path.rglob("*.xml"))
 
 
@@ -125,19 +128,6 @@ def test_jobs_are_declared_with_their_original_numbers_and_chains(capsys) -> Non
                                              "differential-import-master", "differential-import-master-variation",
                                              "differential-master-image", "differential-import-storefront",
                                              "entity-import", "entity-record-grouping")
-
-
-def test_each_job_not_built_yet_fails_alone_in_one_line(capsys, tmp_path: Path) -> None:
-    from transformer.config import load_config
-    from transformer.pipeline import implemented
-
-    config = load_config(ROOT)
-    for job in config.jobs.values():
-        if implemented(job):
-            continue
-        code, out, err = run(capsys, "run", job.alias, "--demo", "--out", str(tmp_path), "--config", str(ROOT))
-        assert (code, out, err) == (1, "", f"error: not implemented yet: {job.id} ({job.alias})\n")
-    assert not any(tmp_path.rglob("*.xml"))
 
 
 def test_template_mistakes_are_config_errors_or_one_line(capsys, config_dir: Path, tmp_path: Path) -> None:

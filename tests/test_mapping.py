@@ -4,7 +4,6 @@ including the property that any PIM text yields a valid SFCC document or a recor
 from __future__ import annotations
 
 import string
-from types import MappingProxyType
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -12,7 +11,9 @@ from lxml import etree
 
 from transformer.config import load_config
 from transformer.errors import ConfigError
-from transformer.mapping import ProductMapper, camel, localize, select_scope
+from transformer.map.products import ProductMapper
+from transformer.map.values import channel_values, localize
+from transformer.sfcc import camel
 from transformer.render import RecordRenderer, environment, render_document
 from transformer.rules import Attribute
 from transformer.sfcc import xml_safe
@@ -42,7 +43,7 @@ CONFIG = load_config(ROOT)
 
 
 def mapper(attributes=ATTRIBUTES) -> ProductMapper:
-    return ProductMapper(CONFIG.jobs["full-import-master"].mappings["products"], CONFIG.site, attributes,
+    return ProductMapper(CONFIG.jobs["full-import-master"].mappings.products, CONFIG.site, attributes,
                          lambda a, c: LABELS.get((a, c), {}))
 
 
@@ -61,9 +62,9 @@ def test_camel_case_ids():
     assert camel("a__b") == "aB"
 
 
-def test_select_scope_keeps_the_channel_and_unscoped_values():
+def test_channel_values_keep_the_channel_and_unscoped_values():
     entries = [value("web", "en_US", "ecommerce"), value("mob", "en_US", "mobile"), value("all", "fr_FR"), value("", "de_DE")]
-    assert select_scope(entries, "ecommerce") == [("en_US", "web"), ("fr_FR", "all")]
+    assert channel_values(entries, "ecommerce") == [("en_US", "web"), ("fr_FR", "all")]
 
 
 def test_localize_maps_locales_and_writes_the_default_as_x_default():
@@ -146,7 +147,7 @@ def test_mapping_an_attribute_the_pim_lacks_is_a_located_error():
 # -- XML safety: any PIM text gives a valid document that parses back to the same text --
 
 ENV = environment(ROOT / "templates")
-RENDER = RecordRenderer(ENV, "catalog/product.xml.j2", site=CONFIG.site)
+RENDER = RecordRenderer(ENV, {"product": "catalog/product.xml.j2"}, site=CONFIG.site)
 
 
 def render_catalog(views) -> bytes:
@@ -200,14 +201,15 @@ def test_malformed_values_are_record_errors(values, field, message):
 
 
 def test_values_that_break_xsd_ranges_are_record_errors():
-    ProductMapping = type(CONFIG.jobs["full-import-master"].mappings["products"])
-    from transformer.config import Field
+    from dataclasses import replace
+
+    from transformer.errors import Location
+    from transformer.settings import Field
     from transformer.sfcc import SYSTEM_BY_NAME
-    base = CONFIG.jobs["full-import-master"].mappings["products"]
     fields = (("searchRank", "rating"), ("siteMapPriority", "rating"))
-    system = tuple((SYSTEM_BY_NAME[name], Field((source,), None, MappingProxyType({}), None, "m.yaml:1:1"))
+    system = tuple((SYSTEM_BY_NAME[name], Field((source,), None, {}, None, Location("m.yaml", 1, 1)))
                    for name, source in fields)
-    mapping = ProductMapping(base.file, base.origin, system, base.include, base.exclude, base.rules_by_type, base.attributes)
+    mapping = replace(CONFIG.jobs["full-import-master"].mappings.products, system=system)
     attributes = dict(ATTRIBUTES, rating=Attribute("rating", "pim_catalog_number"))
     one = ProductMapper(mapping, CONFIG.site, attributes, lambda a, c: {})
     _, errors = one.map(product(rating=[value("3000000000")]), is_model=False)
@@ -229,7 +231,7 @@ def test_a_tab_in_a_product_id_is_refused():
 
 
 def test_empty_selects_of_the_family_are_written_empty_so_merge_clears_them():
-    one = ProductMapper(CONFIG.jobs["full-import-master"].mappings["products"], CONFIG.site, ATTRIBUTES,
+    one = ProductMapper(CONFIG.jobs["full-import-master"].mappings.products, CONFIG.site, ATTRIBUTES,
                         lambda a, c: {}, families={"shirts": ["color", "material", "size_eu", "name"]})
     view, _ = one.map({**product(color=[value("red")]), "family": "shirts"}, is_model=False)
     assert [c for c in view.custom if c[0] in ("color", "akeneo_material")] == [("color", None, "red"),
@@ -243,7 +245,7 @@ def test_a_model_is_online_when_a_product_below_it_is_enabled():
         def enabled_below(self, model: str) -> bool:
             return model == "M-ON"
 
-    one = ProductMapper(CONFIG.jobs["full-import-master"].mappings["products"], CONFIG.site, ATTRIBUTES,
+    one = ProductMapper(CONFIG.jobs["full-import-master"].mappings.products, CONFIG.site, ATTRIBUTES,
                         lambda a, c: {}, catalog=Below())
     assert one.map({"code": "M-ON", "values": {}}, is_model=True)[0].system["onlineFlag"] == "true"
     assert one.map({"code": "M-OFF", "values": {}}, is_model=True)[0].system["onlineFlag"] == "false"
@@ -254,7 +256,7 @@ def test_a_model_is_online_when_a_product_below_it_is_enabled():
 def test_which_empty_values_are_written_to_clear_them(setting, cleared):
     from dataclasses import replace
 
-    mapping = replace(CONFIG.jobs["full-import-master"].mappings["products"], clear_empty=setting)
+    mapping = replace(CONFIG.jobs["full-import-master"].mappings.products, clear_empty_values=setting)
     one = ProductMapper(mapping, CONFIG.site, ATTRIBUTES, lambda a, c: {},
                         families={"shirts": ["color", "material", "size_eu"]})
     view, _ = one.map({**product(color=[value("red")]), "family": "shirts"}, is_model=False)
@@ -276,7 +278,7 @@ def test_values_inherited_from_models_are_merged_and_own_values_win():
         def enabled_below(self, code):
             return True
 
-    one = ProductMapper(CONFIG.jobs["full-import-master"].mappings["products"], CONFIG.site, ATTRIBUTES,
+    one = ProductMapper(CONFIG.jobs["full-import-master"].mappings.products, CONFIG.site, ATTRIBUTES,
                         lambda a, c: {}, catalog=Models())
     view, _ = one.map({**product(size_eu=[value("42")], material=[value(["silk"])]), "parent": "sub"}, is_model=False)
     assert view.system["name"][0] == ("x-default", "Root name")  # from the root model

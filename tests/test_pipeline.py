@@ -96,7 +96,8 @@ def test_clashing_ids_unknown_attributes_and_bad_values_are_reported(tmp_path: P
     assert report["counts"] == {"product_models": 1, "products": 2, "skipped": 1}
     assert report["errors"] == [
         {"id": "X", "field": "code", "message": "a product has the same id; the product model is skipped"},
-        {"id": "Y", "field": "name", "message": "values must be a list of {locale, scope, data} objects"}]
+        {"id": "Y", "field": "name", "message": "values must be a list of {locale, scope, data} objects",
+         "mapping": f"mappings/products.yaml:{text.splitlines().index('  name: {from: name}') + 1}:10"}]
     assert report["warnings"] == ["attribute 'mystery' is not in the PIM's attribute list: 1 value(s) not written"]
 
 

@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 from lxml import etree
 
 from transformer.cli import demo_snapshot, main
-from transformer.engines.pricebooks import price_text
+from transformer.map.prices import price_text
 
 from conftest import ROOT
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import jinja2
 
-from .config import ENGINES as ENGINE_NAMES
 from .config import load_config
+from .engines import ENGINES
+from .engines.run import differential_start
 from .errors import ConfigError, TransformerError
-from .pipeline import implemented, run_jobs
+from .pipeline import run_jobs
 from .rules import DEFAULT_RULE_BY_TYPE, RULES
 from .sources.akeneo import AkeneoClient, Connection
 from .sources.pull import JobPuller
@@ -159,8 +160,7 @@ def cmd_pull(args) -> int:
     with Store(args.store or args.config / DEFAULT_STORE) as store:
         for job_id in job_ids:
             job = config.jobs[job_id]
-            since = store.last_success(job.id) if job.mode == "differential" else None
-            pulled = puller(job, store, since, args.out / "site-import")
+            pulled = puller(job, store, differential_start(store, job), args.out / "site-import")
             items = ", ".join(f"{n} {kind}" for kind, n in pulled["items"].items())
             print(f"{job.id}: {items or 'nothing new'}"
                   + (f"; {pulled['downloaded']} files downloaded, {pulled['unchanged']} unchanged" if pulled["downloaded"] or pulled["unchanged"] else "")
@@ -198,13 +198,13 @@ def cmd_rules(args) -> int:
 def cmd_jobs(args) -> int:
     config = load_config(args.config)
     for job in config.jobs.values():
-        state = "" if implemented(job) else "  [not implemented yet]"
-        print(f"{job.alias or '':>6}  {job.id:<36} {job.title}{state}")
+        print(f"{job.alias or '':>6}  {job.id:<36} {job.title}")
     for name, members in config.chains.items():
         print(f"chain {name}: {' -> '.join(members)}")
     print("\nEngines:")
-    for name, spec in ENGINE_NAMES.items():
-        print(f"  {name}: {spec.description}")
+    for engine in ENGINES.values():
+        print(f"  {engine.name}: {engine.description} (modes: {', '.join(engine.modes)}; "
+              f"outputs: {', '.join(engine.outputs) or 'none'})")
     return 0
 
 

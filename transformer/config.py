@@ -1,182 +1,70 @@
 """Load and check the whole configuration once: jobs.yaml, the site settings and mapping files.
 
-Every problem is collected (schema, names, cross-references) and raised together as one
-`ConfigError`, each located as `file:line:col: $.key.path: message`. What comes out is
-frozen dataclasses in which every name is already resolved.
+Every problem is collected (schema, names, cross-references, what each job's engine needs) and
+raised together as one `ConfigError`, each located as `file:line:col: $.key.path: message`.
+Defaults declared in the JSON Schemas are filled in as the files are checked. What comes out is
+the frozen dataclasses of `settings`, in which every name is already resolved.
 """
 
 from __future__ import annotations
 
-import difflib
+import copy
 import json
 import string
-from dataclasses import dataclass, field
+from dataclasses import fields
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from types import MappingProxyType
-from typing import Mapping
 
 import jinja2
 import jsonschema
 
-from .endpoints import ENDPOINTS, Endpoint
-from .errors import ConfigError, ConfigProblem, TransformerError
+from .endpoints import ENDPOINTS
+from .engines import ENGINES, Engine
+from .errors import ConfigError, ConfigProblem, hint
 from .rules import DEFAULT_RULE_BY_TYPE, RULES, Rule
-from .sfcc import SYSTEM_BY_NAME, SystemAttribute
+from .settings import (AssetSettings, AttributeOverride, Associations, CategorySettings, Config, ContentSettings,
+                       FamilyAssociation, Field, Job, Mappings, Output, PriceSettings, ProductMapping, RecordGroup, Site,
+                       Source, TypeRule)
+from .sfcc import SYSTEM_BY_NAME
 from .yamlload import Loaded, load_yaml
 
-@dataclass(frozen=True)
-class EngineSpec:
-    """What a job naming this engine must declare, checked when the config loads."""
-
-    description: str
-    mappings: tuple[str, ...] = ()  # mapping roles it reads
-    record_outputs: bool = False  # its outputs render records, so each needs a record_template
-
-
-# Every engine a job may name; the pipeline says which are implemented.
-ENGINES: dict[str, EngineSpec] = {
-    "attributes-metadata": EngineSpec("attribute definitions and options as Product metadata", ("products",), True),
-    "assets": EngineSpec("asset families and assets (binaries or links)", ("assets",), True),
-    "media-assets-pricebook": EngineSpec("media files, assets and one pricebook per currency", ("prices",), True),
-    "master-catalog": EngineSpec("products and product models as master catalog products", ("products",), True),
-    "variations": EngineSpec("product models as variation masters, groups and variants", ("products",), True),
-    "images": EngineSpec("product image groups from image attributes and assets", ("assets", "products"), True),
-    "storefront-catalog": EngineSpec("categories, category assignments and recommendations",
-                                     ("categories", "products"), True),
-    "reference-entities": EngineSpec("reference entities and records as content assets", ("content",), True),
-    "record-grouping": EngineSpec("records grouped into a content attribute group", ("content",), True),
-    "catalog-refinements": EngineSpec("refinement definitions saved from a catalog export", ("categories",)),
-}
-
-MAPPING_SCHEMAS = {role: f"{role}.schema.json" for role in ("products", "categories", "prices", "assets", "content")}
+MAPPING_SCHEMAS = {f.name: f"{f.name}.schema.json" for f in fields(Mappings)}
 OUTPUT_PLACEHOLDERS = ("master_catalog", "storefront_catalog", "library", "site")
 DOWNLOADABLE = ("media-files", "assets")
-
-
-def frozen(value: object) -> object:
-    """Read-only copy of nested YAML data."""
-    if isinstance(value, dict):
-        return MappingProxyType({k: frozen(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(frozen(v) for v in value)
-    return value
-
-
-def thawed(value: object) -> object:
-    """Plain (JSON-serialisable) copy of frozen data."""
-    if isinstance(value, Mapping):
-        return {k: thawed(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return [thawed(v) for v in value]
-    return value
-
-
-@dataclass(frozen=True)
-class Site:
-    master_catalog: str
-    storefront_catalog: str
-    site: str | None
-    library: str | None
-    channel: str
-    locales: Mapping[str, str]  # PIM locale -> xml:lang, in file order
-    default_locale: str
-    currencies: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Field:
-    """One mapped value: where it comes from, the rule and its arguments, and a default."""
-
-    sources: tuple[str, ...]
-    rule: Rule | None  # None: the default rule of the source's attribute type
-    args: Mapping
-    default: str | None
-    origin: str  # file:line:col, for errors found at run time
-
-
-@dataclass(frozen=True)
-class AttributeOverride:
-    id: str | None
-    rule: Rule | None
-    args: Mapping
-
-
-@dataclass(frozen=True)
-class ProductMapping:
-    file: str
-    origin: str  # file:line:col of custom_attributes, for errors found at run time
-    system: tuple[tuple[SystemAttribute, Field], ...]
-    include: frozenset[str] | None  # None: all attributes
-    exclude: frozenset[str]
-    rules_by_type: Mapping[str, Rule]
-    attributes: Mapping[str, AttributeOverride]
-    deleted: str = "offline"  # what to write for products deleted in the PIM: offline | delete
-    variations: str = "master-variation"  # or master-group-variation
-    associations: Mapping = field(default_factory=lambda: MappingProxyType({}))  # the `associations` section
-    clear_empty: str = "selects"  # family attributes written empty when a product has no value: selects | all | none
-
-
-@dataclass(frozen=True)
-class Source:
-    endpoint: Endpoint
-    search: Mapping | None
-    scope: str | None
-    locales: tuple[str, ...]
-    attributes: tuple[str, ...]
-    download: bool = False
-    download_errors: str = "report"
-
-
-@dataclass(frozen=True)
-class Output:
-    template: str
-    record_template: str | None
-    path: str  # relative to the archive root, placeholders filled
-
-
-@dataclass(frozen=True)
-class Job:
-    id: str
-    alias: str | None
-    title: str
-    engine: str
-    mode: str
-    sources: tuple[Source, ...]
-    mappings: Mapping[str, object]  # role -> ProductMapping, or the frozen YAML of other roles
-    outputs: tuple[Output, ...]
-
-
-@dataclass(frozen=True)
-class Config:
-    root: Path
-    templates: Path
-    site: Site
-    jobs: Mapping[str, Job]
-    chains: Mapping[str, tuple[str, ...]]
-    aliases: Mapping[str, str]
-
-    def resolve(self, name: str) -> tuple[str, ...]:
-        """Job ids to run for a job id, alias or chain name."""
-        if name in self.chains:
-            return self.chains[name]
-        job_id = self.aliases.get(name, name)
-        if job_id in self.jobs:
-            return (job_id,)
-        names = sorted(set(self.jobs) | set(self.aliases) | set(self.chains))
-        raise TransformerError(f"no job or chain named '{name}'{hint(name, names)} (`akeneo-sfcc jobs` lists them)")
-
-
-def hint(name: str, candidates) -> str:
-    """` (did you mean 'x'?)` for a near miss, else ''."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+SOURCE_FILTERS = ("search", "scope", "locales", "attributes")
 
 
 @cache
 def schema(name: str) -> dict:
     return json.loads(resources.files("transformer").joinpath("schemas", name).read_text(encoding="utf-8"))
+
+
+@cache
+def _checked_schema(name: str) -> dict:
+    """The schema the loader checks a file with. The per-engine rules of jobs.schema.json are there
+    for editors; the loader checks the same rules from the engine table, in its own words."""
+    checked = copy.deepcopy(schema(name))
+    checked.get("$defs", {}).get("job", {}).pop("allOf", None)
+    return checked
+
+
+def _filling_defaults(validator_class):
+    """A validator class that also fills in every missing property whose schema declares a
+    `default` (jsonschema's documented way: extend its `properties` keyword)."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def properties(validator, declared, instance, schema_doc):
+        if isinstance(instance, dict):
+            for name, subschema in declared.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from check_properties(validator, declared, instance, schema_doc)
+
+    return jsonschema.validators.extend(validator_class, {"properties": properties})
+
+
+_Validator = _filling_defaults(jsonschema.Draft202012Validator)
 
 
 def load_config(root: Path) -> Config:
@@ -199,17 +87,18 @@ class _Loader:
         self.root = root
         self.problems: list[ConfigProblem] = []
         self.files: dict[tuple[str, str], Loaded] = {}
+        self.mappings: dict[tuple[str, str], object] = {}
 
     # -- files --------------------------------------------------------------------------
 
     def load_file(self, relative: str, schema_name: str) -> Loaded:
-        """Parse and schema-check one file once per schema; problems are collected."""
+        """Parse, schema-check and default-fill one file once per schema; problems are collected."""
         key = (relative, schema_name)
         if key not in self.files:
             loaded = load_yaml(self.root / relative, relative)
             self.problems += loaded.problems
             if not loaded.problems:
-                self.problems += schema_problems(loaded, schema(schema_name))
+                self.problems += schema_problems(loaded, _checked_schema(schema_name))
             self.files[key] = loaded
         return self.files[key]
 
@@ -232,15 +121,14 @@ class _Loader:
         site = self.site(doc.get("settings"), jobs_file)
         job_specs = {k: v for k, v in _dict(doc.get("jobs")).items() if isinstance(v, dict)}
         aliases = self.aliases(job_specs, jobs_file)
-        jobs = {job_id: self.job(job_id, spec, jobs_file) for job_id, spec in job_specs.items()}
+        jobs = {job_id: self.job(job_id, spec, site, jobs_file) for job_id, spec in job_specs.items()}
         chains = {name: self.chain(name, members, job_specs, aliases, jobs_file)
                   for name, members in _dict(doc.get("chains")).items()}
         self.template_syntax()
         self.same_filters(job_specs, jobs_file)
         if self.problems:
             raise ConfigError(sorted(set(self.problems), key=lambda p: (p.file, p.line, p.column, p.message)))
-        return Config(self.root, self.root / "templates", site, MappingProxyType(jobs),
-                      MappingProxyType(chains), MappingProxyType(aliases))
+        return Config(self.root, self.root / "templates", site, jobs, chains, aliases)
 
     def same_filters(self, jobs: dict, jobs_file: Loaded) -> None:
         """The store keeps one copy of each item, so every job must read an endpoint the same way:
@@ -251,7 +139,7 @@ class _Loader:
                 endpoint = ENDPOINTS.get(source.get("endpoint")) if isinstance(source, dict) else None
                 if endpoint is None or not endpoint.filtered:
                     continue
-                filters = {k: source[k] for k in ("search", "scope", "locales", "attributes") if k in source}
+                filters = {k: source[k] for k in SOURCE_FILTERS if k in source}
                 seen = first.setdefault(endpoint.name, (job_id, filters))
                 if seen[1] != filters:
                     self.add(jobs_file, ("jobs", job_id, "sources", index),
@@ -275,7 +163,7 @@ class _Loader:
                 self.add(loaded, ("locales", locale), f"'{language}' is already the language of '{owners[language]}'")
             owners.setdefault(language, locale)
         return Site(data.get("master_catalog"), data.get("storefront_catalog"), data.get("site"), data.get("library"),
-                    data.get("channel"), MappingProxyType(dict(locales)), default, tuple(_list(data.get("currencies"))))
+                    data.get("channel"), dict(locales), default, tuple(_list(data.get("currencies"))))
 
     def aliases(self, jobs: dict, jobs_file: Loaded) -> dict[str, str]:
         aliases: dict[str, str] = {}
@@ -299,36 +187,55 @@ class _Loader:
 
     # -- one job --------------------------------------------------------------------------
 
-    def job(self, job_id: str, spec: dict, jobs_file: Loaded) -> Job:
+    def job(self, job_id: str, spec: dict, site: Site | None, jobs_file: Loaded) -> Job:
         where = ("jobs", job_id)
-        engine = spec.get("engine")
-        if isinstance(engine, str) and engine not in ENGINES:
-            self.add(jobs_file, where + ("engine",), f"unknown engine '{engine}'{hint(engine, ENGINES)}")
+        engine = ENGINES.get(spec.get("engine"))  # an unknown name is a schema problem (the schema lists them)
         sources = tuple(self.source(s, where + ("sources", i), jobs_file)
                         for i, s in enumerate(_list(spec.get("sources"))) if isinstance(s, dict))
-        mappings = {role: self.mapping(role, relative, where + ("mappings", role), jobs_file)
-                    for role, relative in _dict(spec.get("mappings")).items() if role in MAPPING_SCHEMAS}
-        outputs = tuple(self.output(o, where + ("outputs", i), jobs_file)
-                        for i, o in enumerate(_list(spec.get("outputs"))) if isinstance(o, dict))
-        if engine in ENGINES:
-            self.engine_needs(ENGINES[engine], spec, where, jobs_file)
-        return Job(job_id, spec.get("alias"), spec.get("title"), engine, spec.get("mode"), sources,
-                   MappingProxyType(mappings), outputs)
+        mappings = Mappings(**{role: self.mapping(role, relative, where + ("mappings", role), jobs_file)
+                               for role, relative in _dict(spec.get("mappings")).items() if role in MAPPING_SCHEMAS})
+        outputs = {name: self.output(name, o, site, where + ("outputs", name), jobs_file)
+                   for name, o in _dict(spec.get("outputs")).items() if isinstance(o, dict)}
+        if engine is not None:
+            self.engine_needs(engine, spec, where, jobs_file)
+        return Job(job_id, spec.get("alias"), spec.get("title"), engine, spec.get("mode"), sources, mappings, outputs)
 
-    def engine_needs(self, needs: EngineSpec, spec: dict, where: tuple, jobs_file: Loaded) -> None:
-        engine = spec["engine"]
-        for role in needs.mappings:
-            if role not in _dict(spec.get("mappings")):
-                self.add(jobs_file, where + ("mappings",), f"engine '{engine}' needs a '{role}' mapping")
-        if needs.record_outputs:
-            outputs = _list(spec.get("outputs"))
-            if not outputs:
-                self.add(jobs_file, where + ("outputs",), f"engine '{engine}' needs an output")
-            for i, output in enumerate(outputs):
-                if isinstance(output, dict) and "record_template" not in output:
-                    self.add(jobs_file, where + ("outputs", i), f"engine '{engine}' needs a record_template")
+    def engine_needs(self, engine: Engine, spec: dict, where: tuple, jobs_file: Loaded) -> None:
+        """What the engine table says a job naming `engine` must declare, and may not."""
+        name = engine.name
+        if spec.get("mode") in ("full", "differential") and spec["mode"] not in engine.modes:
+            self.add(jobs_file, where + ("mode",), f"engine '{name}' runs only in mode {', '.join(engine.modes)}")
+        roles = _dict(spec.get("mappings"))
+        for role in engine.roles:
+            if role not in roles:
+                self.add(jobs_file, where + ("mappings",), f"engine '{name}' needs a '{role}' mapping")
+        readable = engine.roles + engine.optional_roles
+        for role in roles:
+            if role in MAPPING_SCHEMAS and role not in readable:
+                self.add(jobs_file, where + ("mappings", role),
+                         f"engine '{name}' reads no '{role}' mapping (it reads: {', '.join(readable)})")
+        outputs = _dict(spec.get("outputs"))
+        for output, kinds in engine.outputs.items():
+            if output not in outputs:
+                self.add(jobs_file, where + ("outputs",), f"engine '{name}' needs output '{output}'")
+                continue
+            templates = _dict(_dict(outputs[output]).get("record_templates"))
+            for kind in kinds:
+                if kind not in templates:
+                    self.add(jobs_file, where + ("outputs", output, "record_templates"),
+                             f"engine '{name}' needs a record template for its '{kind}' records")
+            for kind in templates:
+                if kind not in kinds:
+                    self.add(jobs_file, where + ("outputs", output, "record_templates", kind),
+                             f"output '{output}' of engine '{name}' has no '{kind}' records{hint(kind, kinds)} "
+                             f"(it renders: {', '.join(kinds)})")
+        for output in outputs:
+            if output not in engine.outputs:
+                known = ", ".join(engine.outputs) or "none"
+                self.add(jobs_file, where + ("outputs", output),
+                         f"engine '{name}' has no output '{output}'{hint(output, engine.outputs)} (its outputs: {known})")
 
-    def source(self, spec: dict, where: tuple, jobs_file: Loaded) -> Source | None:
+    def source(self, spec: dict, where: tuple, jobs_file: Loaded) -> Source:
         name = spec.get("endpoint")
         endpoint = ENDPOINTS.get(name) if isinstance(name, str) else None
         if isinstance(name, str) and endpoint is None:
@@ -337,34 +244,40 @@ class _Loader:
             self.add(jobs_file, where + ("download",), f"endpoint '{name}' has no binaries to download "
                      f"(only {', '.join(DOWNLOADABLE)})")
         if endpoint is not None and not endpoint.filtered:
-            for key in ("search", "scope", "locales", "attributes"):
-                if key in spec:
+            for key in SOURCE_FILTERS:
+                if spec.get(key):
                     self.add(jobs_file, where + (key,), f"endpoint '{name}' takes no '{key}' filter")
-        return Source(endpoint, frozen(spec.get("search")), spec.get("scope"),
-                      tuple(_list(spec.get("locales"))), tuple(_list(spec.get("attributes"))),
-                      bool(spec.get("download")), spec.get("download_errors", "report"))
+        return Source(endpoint, spec.get("search"), spec.get("scope"), tuple(_list(spec.get("locales"))),
+                      tuple(_list(spec.get("attributes"))), bool(spec.get("download")), spec.get("download_errors"))
 
-    def output(self, spec: dict, where: tuple, jobs_file: Loaded) -> Output:
-        for key in ("template", "record_template"):
-            name = spec.get(key)
-            if isinstance(name, str) and not (self.root / "templates" / name).is_file():
-                self.add(jobs_file, where + (key,), f"template not found: templates/{name}{hint(name, self.templates())}")
+    def output(self, name: str, spec: dict, site: Site | None, where: tuple, jobs_file: Loaded) -> Output:
+        templates = {kind: template for kind, template in _dict(spec.get("record_templates")).items()
+                     if isinstance(template, str)}
+        for key, template in [("template", spec.get("template"))] + [(("record_templates", kind), t)
+                                                                      for kind, t in templates.items()]:
+            if isinstance(template, str) and not (self.root / "templates" / template).is_file():
+                self.add(jobs_file, where + (key if isinstance(key, tuple) else (key,)),
+                         f"template not found: templates/{template}{hint(template, self.templates())}")
         path = spec.get("path")
         if isinstance(path, str):
-            self.output_path(path, where + ("path",), jobs_file)
-        return Output(spec.get("template"), spec.get("record_template"), path)
+            path = self.output_path(path, site, where + ("path",), jobs_file)
+        return Output(name, spec.get("template"), templates, path)
 
-    def output_path(self, path: str, where: tuple, jobs_file: Loaded) -> None:
+    def output_path(self, path: str, site: Site | None, where: tuple, jobs_file: Loaded) -> str:
+        """The path with its placeholders filled from the site settings."""
         if any(part in (".", "..") for part in path.split("/")):
             self.add(jobs_file, where, "'.' and '..' are not allowed: outputs stay inside the archive")
         try:
-            fields = [name for _, name, _, _ in string.Formatter().parse(path) if name is not None]
+            names = [name for _, name, _, _ in string.Formatter().parse(path) if name is not None]
         except ValueError as exc:
             self.add(jobs_file, where, f"invalid placeholder: {exc}")
-            return
-        for name in fields:
-            if name not in OUTPUT_PLACEHOLDERS:
-                self.add(jobs_file, where, f"unknown placeholder '{{{name}}}'{hint(name, OUTPUT_PLACEHOLDERS)}")
+            return path
+        unknown = [name for name in names if name not in OUTPUT_PLACEHOLDERS]
+        for name in unknown:
+            self.add(jobs_file, where, f"unknown placeholder '{{{name}}}'{hint(name, OUTPUT_PLACEHOLDERS)}")
+        if unknown or site is None:
+            return path
+        return path.format(**{name: getattr(site, name) or "" for name in OUTPUT_PLACEHOLDERS})
 
     def template_syntax(self) -> None:
         """Every template parses: a typo is a located config error, not a failed run."""
@@ -382,16 +295,36 @@ class _Loader:
         base = self.root / "templates"
         return [p.relative_to(base).as_posix() for p in base.rglob("*.j2")] if base.is_dir() else []
 
+    # -- mapping files, one settings class per role ---------------------------------------------
+
     def mapping(self, role: str, relative: object, where: tuple, jobs_file: Loaded) -> object:
         if not self.exists(jobs_file, where, relative, "mapping file"):
             return None
-        loaded = self.load_file(relative, MAPPING_SCHEMAS[role])
-        return self.product_mapping(loaded) if role == "products" else frozen(loaded.data)
+        key = (role, relative)
+        if key not in self.mappings:
+            loaded = self.load_file(relative, MAPPING_SCHEMAS[role])
+            self.mappings[key] = getattr(self, f"{role}_settings")(loaded, _dict(loaded.data))
+        return self.mappings[key]
 
-    # -- product mapping --------------------------------------------------------------------
+    @staticmethod
+    def assets_settings(loaded: Loaded, data: dict) -> AssetSettings:
+        return _plain(AssetSettings, data)
 
-    def product_mapping(self, loaded: Loaded) -> ProductMapping:
-        data = _dict(loaded.data)
+    @staticmethod
+    def categories_settings(loaded: Loaded, data: dict) -> CategorySettings:
+        return _plain(CategorySettings, data)
+
+    @staticmethod
+    def prices_settings(loaded: Loaded, data: dict) -> PriceSettings:
+        return _plain(PriceSettings, data)
+
+    @staticmethod
+    def content_settings(loaded: Loaded, data: dict) -> ContentSettings:
+        groups = tuple(RecordGroup(g.get("entity"), tuple(_list(g.get("records"))))
+                       for g in _list(data.get("record_grouping")) if isinstance(g, dict))
+        return ContentSettings(data.get("shared_library"), data.get("content_attribute_group"), groups)
+
+    def products_settings(self, loaded: Loaded, data: dict) -> ProductMapping:
         system = tuple((SYSTEM_BY_NAME[name], self.field(spec, ("system", name), loaded))
                        for name, spec in _dict(data.get("system")).items()
                        if name in SYSTEM_BY_NAME and isinstance(spec, dict))
@@ -401,26 +334,37 @@ class _Loader:
             where = ("custom_attributes", "rules_by_type", attribute_type)
             if attribute_type not in DEFAULT_RULE_BY_TYPE:
                 self.add(loaded, where, f"unknown attribute type '{attribute_type}'{hint(attribute_type, DEFAULT_RULE_BY_TYPE)}")
-            rules_by_type[attribute_type] = self.rule(rule_name, {}, where, where, loaded)
+            found = self.rule(rule_name, {}, where, where, loaded)
+            if found is not None:
+                rules_by_type[attribute_type] = TypeRule(found, loaded.location(where))
         overrides = {}
         for code, spec in _dict(custom.get("attributes")).items():
             where = ("custom_attributes", "attributes", code)
             spec = _dict(spec)
-            rule = self.rule(spec.get("rule"), _dict(spec.get("args")), where + ("rule",), where + ("args",), loaded)
-            overrides[code] = AttributeOverride(spec.get("id"), rule, frozen(_dict(spec.get("args"))))
-        associations = _dict(data.get("associations"))
-        shared = set(_list(_dict(associations.get("product_sets")).get("families"))) & set(
-            _list(_dict(associations.get("bundles")).get("families")))
+            args = _dict(spec.get("args"))
+            rule = self.rule(spec.get("rule"), args, where + ("rule",), where + ("args",), loaded)
+            overrides[code] = AttributeOverride(spec.get("id"), rule, args, loaded.location(where))
+        include = custom.get("include")
+        return ProductMapping(loaded.file, loaded.location(("custom_attributes",)), system,
+                              frozenset(include) if isinstance(include, list) else None,
+                              frozenset(_list(custom.get("exclude"))), rules_by_type, overrides,
+                              self.associations(_dict(data.get("associations")), loaded),
+                              data.get("deleted_products"), data.get("variations"), data.get("clear_empty_values"))
+
+    def associations(self, data: dict, loaded: Loaded) -> Associations:
+        def by_family(key: str) -> FamilyAssociation | None:
+            found = _dict(data.get(key))
+            return FamilyAssociation(tuple(_list(found.get("families"))), found.get("association"),
+                                     loaded.location(("associations", key))) if found else None
+
+        sets, bundles = by_family("product_sets"), by_family("bundles")
+        shared = set(sets.families if sets else ()) & set(bundles.families if bundles else ())
         if shared:
             self.add(loaded, ("associations", "bundles", "families"),
                      f"families {', '.join(sorted(shared))} are also product set families: a product is a set or a bundle")
-        include = custom.get("include")
-        line, col = loaded.where(("custom_attributes",))
-        return ProductMapping(loaded.file, f"{loaded.file}:{line}:{col}", system, frozenset(include) if isinstance(include, list) else None,
-                              frozenset(_list(custom.get("exclude"))), MappingProxyType(rules_by_type),
-                              MappingProxyType(overrides), data.get("deleted_products", "offline"),
-                              data.get("variations", "master-variation"), frozen(data.get("associations", {})),
-                              data.get("clear_empty_values", "selects"))
+        recommendations = {kind: str(number) for kind, number in _dict(data.get("recommendation_types")).items()}
+        return Associations(data.get("target"), dict(_dict(data.get("link_types"))), recommendations, sets, bundles,
+                            loaded.location(("associations", "link_types")))
 
     def field(self, spec: dict, where: tuple, loaded: Loaded) -> Field:
         sources = spec.get("from", ())
@@ -432,10 +376,9 @@ class _Loader:
             default = "true" if default else "false"
         elif default is not None:
             default = str(default)
-        line, col = loaded.where(where + ("from",))
         args = _dict(spec.get("args"))
         rule = self.rule(spec.get("rule"), args, where + ("rule",), where + ("args",), loaded)
-        return Field(sources, rule, frozen(args), default, f"{loaded.file}:{line}:{col}")
+        return Field(sources, rule, args, default, loaded.location(where + ("from",)))
 
     def rule(self, name: object, args: dict, where: tuple, args_where: tuple, loaded: Loaded) -> Rule | None:
         """The rule called `name`, its arguments checked against its parameters."""
@@ -458,11 +401,16 @@ class _Loader:
         return found
 
 
+def _plain(cls, data: dict):
+    """A settings dataclass whose fields are the file's keys (schema-checked, defaults filled);
+    lists become tuples."""
+    return cls(**{f.name: tuple(v) if isinstance(v := data.get(f.name), list) else v for f in fields(cls)})
+
+
 def schema_problems(loaded: Loaded, schema_doc: dict) -> list[ConfigProblem]:
-    """Every schema violation of a document, each at the key it is about."""
-    validator = jsonschema.Draft202012Validator(schema_doc)
+    """Every schema violation of a document, each at the key it is about (filling in defaults)."""
     problems = []
-    for error in validator.iter_errors(loaded.data):
+    for error in _Validator(schema_doc).iter_errors(loaded.data):
         path = tuple(error.absolute_path)
         if "propertyNames" in error.absolute_schema_path:
             expected = error.schema.get("x-expected")

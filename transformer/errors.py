@@ -1,8 +1,35 @@
-"""One error hierarchy: the CLI prints `str(error)` and exits non-zero."""
+"""One error hierarchy: the CLI prints `str(error)` and exits non-zero; and where a config fact was written."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where something was written in a config file: errors found at run time point back to it."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class RecordError:
+    """A problem with one record, reported in the run report; the record (or field) is skipped."""
+
+    record: str
+    field: str
+    message: str
+    origin: Location | None = None  # the mapping line that produced the value
+
+    def as_dict(self) -> dict:
+        entry = {"id": self.record, "field": self.field, "message": self.message}
+        return entry | ({"mapping": str(self.origin)} if self.origin else {})
 
 
 class TransformerError(Exception):
@@ -19,6 +46,10 @@ class ConfigProblem:
     path: str
     message: str
 
+    @classmethod
+    def at(cls, location: Location, path: str, message: str) -> "ConfigProblem":
+        return cls(location.file, location.line, location.column, path, message)
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}: {self.path}: {self.message}"
 
@@ -29,10 +60,6 @@ class ConfigError(TransformerError):
     def __init__(self, problems: list[ConfigProblem]):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
-
-
-class NotImplementedYet(TransformerError):
-    """A declared job whose engine support has not been built yet."""
 
 
 class InvalidOutput(TransformerError):
@@ -49,3 +76,9 @@ class SourceError(TransformerError):
 
 class JobSkipped(TransformerError):
     """The PIM lacks what the job needs (an Enterprise Edition feature): the job is skipped."""
+
+
+def hint(name: str, candidates) -> str:
+    """` (did you mean 'x'?)` for a near miss, else ''."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -13,7 +13,6 @@ import jinja2
 from markupsafe import Markup
 
 
-
 def environment(templates: Path) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
@@ -26,14 +25,17 @@ def environment(templates: Path) -> jinja2.Environment:
 
 
 class RecordRenderer:
-    """Renders one record with a record template into a safe XML fragment."""
+    """Renders one record into a safe XML fragment, with the record template of its kind (an
+    output whose records are all of one kind has one template, and its records need no `kind`)."""
 
-    def __init__(self, env: jinja2.Environment, name: str, **context):
-        self.template = env.get_template(name)
+    def __init__(self, env: jinja2.Environment, templates: dict[str, str], **context):
+        self.templates = {kind: env.get_template(name) for kind, name in templates.items()}
+        self.only = next(iter(self.templates.values())) if len(self.templates) == 1 else None
         self.context = context
 
     def __call__(self, record: object) -> Markup:
-        return Markup(self.template.render(record=record, **self.context))
+        template = self.only or self.templates[record.kind]
+        return Markup(template.render(record=record, **self.context))
 
 
 def render_document(env: jinja2.Environment, name: str, records: Iterable[Markup], **context) -> Iterator[str]:

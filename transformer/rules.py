@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Callable
 
+from .sfcc import record_attribute_id
+
 
 class RuleError(ValueError):
     """The data does not fit the rule (reported per record and field)."""
@@ -215,16 +217,22 @@ def metric(data, ctx):
     return f"{format_decimal(data['amount'])} {_expect_str(data['unit'])}"
 
 
-@rule("price")
-def price(data, ctx, currency: str | None = None):
-    """Prices as `<amount> <currency>` values, or one currency's amount: `[{"amount": "15.50", "currency": "EUR"}]` -> `15.5 EUR`."""
+def price_amounts(data: object) -> list[tuple[str, str]]:
+    """(currency, amount as an xs:decimal) of an Akeneo price collection, prices without an amount
+    left out: `[{"amount": "15.50", "currency": "EUR"}]` -> `[("EUR", "15.5")]`."""
     if not isinstance(data, list) or not all(isinstance(p, dict) and "amount" in p and isinstance(p.get("currency"), str)
                                              for p in data):
         raise RuleError("expected a price collection [{amount, currency}]")
+    return [(p["currency"], format_decimal(p["amount"])) for p in data if p["amount"] not in (None, "")]
+
+
+@rule("price")
+def price(data, ctx, currency: str | None = None):
+    """Prices as `<amount> <currency>` values, or one currency's amount: `[{"amount": "15.50", "currency": "EUR"}]` -> `15.5 EUR`."""
+    amounts = price_amounts(data)
     if currency is not None:
-        amounts = [format_decimal(p["amount"]) for p in data if p["currency"] == currency and p["amount"] is not None]
-        return amounts[0] if amounts else None
-    return [f"{format_decimal(p['amount'])} {p['currency']}" for p in data if p["amount"] is not None]
+        return next((amount for code, amount in amounts if code == currency), None)
+    return [f"{amount} {code}" for code, amount in amounts]
 
 
 def _parse_datetime(data: object) -> datetime:
@@ -265,5 +273,5 @@ def join(data, ctx, separator: str = ", "):
 def record_id(data, ctx):
     """Reference entity record(s) as content attribute ids: `"dyson"` -> `akeneo_entity_brand_dyson`."""
     entity = ctx.attribute.reference_data_name or ctx.attribute.code
-    ids = [f"akeneo_entity_{entity}_{code}" for code in _codes(data)]
+    ids = [record_attribute_id(entity, code) for code in _codes(data)]
     return ids[0] if isinstance(data, str) else ids

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
+
+from .errors import SourceError
 
 
 @dataclass(frozen=True)
@@ -114,3 +117,48 @@ def system_value_problem(attribute: SystemAttribute, value: str) -> str | None:
     if attribute.max_length and len(value) > attribute.max_length:
         return f"value is {len(value)} characters long, SFCC allows {attribute.max_length}"
     return None
+
+
+# -- ids SFCC gets from PIM codes (connector-spec §4.5, §4.10, §4.13) --------------------------
+
+def camel(code: str) -> str:
+    """`short_description` -> `shortDescription`."""
+    first, *rest = code.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def custom_attribute_id(attribute: str) -> str:
+    """The custom attribute a PIM attribute is written to: `size_eu` -> `akeneo_sizeEu`."""
+    return f"akeneo_{camel(attribute)}"
+
+
+def asset_attribute_id(asset: str, attribute: str) -> str:
+    """The product custom attribute of one asset's media: (`notice_chair`, `document`) -> `akeneo_noticeChair_document`."""
+    return f"akeneo_{camel(asset)}_{camel(attribute)}"
+
+
+def entity_content_id(entity: str) -> str:
+    """The content asset of a reference entity: `brand` -> `akeneo_entity_brand`."""
+    return f"akeneo_entity_{entity}"
+
+
+def record_attribute_id(entity: str, record: str) -> str:
+    """The content attribute of one record: (`brand`, `nordvik`) -> `akeneo_entity_brand_nordvik`."""
+    return f"{entity_content_id(entity)}_{record}"
+
+
+# -- file names in the archive ---------------------------------------------------------------
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_path(code: str) -> str:
+    """An ASCII relative path for a PIM media code that cannot leave its folder (SFCC archives take
+    ASCII names only): `"7/5/8/Fancy Ümlaut (1).JPG"` -> `7/5/8/Fancy_Umlaut_1_.JPG`."""
+    parts = []
+    for part in filter(None, code.replace("\\", "/").split("/")):
+        ascii_part = unicodedata.normalize("NFKD", part).encode("ascii", "ignore").decode()
+        parts.append(_UNSAFE.sub("_", ascii_part).strip("._") or "_")
+    if not parts:
+        raise SourceError(f"media code {code!r} gives no file name")
+    return "/".join(parts)

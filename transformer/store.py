@@ -235,13 +235,9 @@ class Store:
         for (data,) in rows:
             yield json.loads(data)
 
-    def iter_raw(self, kind: str, skip: Iterable[str] = ()) -> Iterator[str]:
-        """Stream the stored JSON text of one kind in code order (workers parse it themselves),
-        leaving out the codes in `skip`."""
-        skip = set(skip)
-        for code, data in self.db.execute("SELECT code, data FROM entities WHERE kind = ? ORDER BY parent, code", (kind,)):
-            if code not in skip:
-                yield data
+    def iter_raw(self, kind: str) -> Iterator[tuple[str, str]]:
+        """Stream (code, stored JSON text) of one kind in code order (workers parse it themselves)."""
+        yield from self.db.execute("SELECT code, data FROM entities WHERE kind = ? ORDER BY parent, code", (kind,))
 
     def children(self, kind: str, model: str) -> list[dict]:
         """The items of `kind` (products, product models) whose parent is the product model `model`."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConfigProblem
+from .errors import ConfigProblem, Location
 
 # Only the YAML 1.2 core booleans resolve to bool; 1.1 spellings are reported.
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
@@ -39,9 +39,11 @@ class Loaded:
             path = path[:-1]
         return self.positions.get(path, (1, 1))
 
+    def location(self, path: tuple) -> Location:
+        return Location(self.file, *self.where(path))
+
     def problem(self, path: tuple, message: str) -> ConfigProblem:
-        line, col = self.where(path)
-        return ConfigProblem(self.file, line, col, json_path(path), message)
+        return ConfigProblem.at(self.location(path), json_path(path), message)
 
 
 def json_path(path: tuple) -> str:

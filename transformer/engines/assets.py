@@ -1,4 +1,4 @@
-"""Engine `assets` (job 2-1): the custom attribute definitions of the per-asset product attributes
+"""Assets (job 2-1): the custom attribute definitions of the per-asset product attributes
 (`akeneo_<asset>_<attribute>`), and the products using an asset that changed since the job's
 last successful run marked as changed, so the next differential master run writes them again."""
 
@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import json
 
-from ..assets import is_attribute
-from ..mapping import X_DEFAULT, camel, select_scope
-from ..metadata import GROUP_ID, Definition, TypeExtension
-from ..package import write_validated
-from ..render import RecordRenderer, environment, render_document
+from ..map.assets import is_attribute
+from ..map.metadata import GROUP_ID, Definition, TypeExtension
+from ..map.values import X_DEFAULT, channel_values
+from ..sfcc import asset_attribute_id
 from ..store import Store
-from .common import JobRun, attributes_from, main_media_from
+from .read import attributes_from, main_media_from
+from .run import JobRun
 
 
 def assets(run: JobRun) -> None:
-    store, report, site, output = run.store, run.report, run.config.site, run.job.outputs[0]
+    store, report = run.store, run.report
     main_media = main_media_from(store)
-    import_type = run.job.mappings["assets"].get("import_type", "media_file")
+    import_type = run.job.mappings.assets.import_type
     localizable = {(family, item["code"]): bool(item.get("value_per_locale"))
                    for family, item in store.rows("asset-family-attributes")}
     definitions = []
@@ -26,19 +26,13 @@ def assets(run: JobRun) -> None:
         main = main_media.get(family)
         if main is None or not is_attribute(main, import_type):
             continue
-        definitions.append(Definition(f"akeneo_{camel(asset['code'])}_{camel(main.attribute)}",
+        definitions.append(Definition(asset_attribute_id(asset["code"], main.attribute),
                                       [(X_DEFAULT, f"{asset['code']} ({main.attribute})")], "string",
                                       localizable.get((family, main.attribute), False)))
-    since = store.last_success(run.job.id)
-    if since is not None:
-        report.counts["products_to_write_again"] = _touch_users(store, since, site.channel)
-    env = environment(run.config.templates)
-    render = RecordRenderer(env, output.record_template, site=site)
-    extension = TypeExtension("Product", definitions, GROUP_ID, [(X_DEFAULT, "Akeneo Attributes")])
-    path = run.output_path(output.path)
-    size = write_validated(path, render_document(env, output.template, [render(extension)], site=site), report.timings)
+    if run.previous_success is not None:
+        report.counts["products_to_write_again"] = _touch_users(store, run.previous_success, run.config.site.channel)
+    run.write("metadata", [TypeExtension("Product", definitions, GROUP_ID, [(X_DEFAULT, "Akeneo Attributes")])])
     report.counts["asset_attribute_definitions"] = len(definitions)
-    report.outputs.append({"path": str(path.relative_to(run.archive)), "bytes": size, "xsd_valid": True})
 
 
 def _touch_users(store: Store, since: str, channel: str) -> int:
@@ -50,12 +44,11 @@ def _touch_users(store: Store, since: str, channel: str) -> int:
     touched = 0
     for kind in ("product-models", "products"):
         users = []
-        for raw in store.iter_raw(kind):
-            item = json.loads(raw)
-            values = item.get("values") or {}
-            codes = {c for code in collections for _, data in select_scope(values.get(code) or (), channel)
-                     if isinstance(data, list) for c in data}
-            if codes & changed:
-                users.append(item.get("code") if kind == "product-models" else item.get("identifier"))
+        for code, raw in store.iter_raw(kind):
+            values = json.loads(raw).get("values") or {}
+            used = {c for attribute in collections for _, data in channel_values(values.get(attribute), channel)
+                    if isinstance(data, list) for c in data}
+            if used & changed:
+                users.append(code)
         touched += store.touch(kind, users)
     return touched

@@ -1,48 +1,42 @@
-"""Engine `images`: image groups per view type for products and models."""
+"""Product images (job 3-2-3): image groups per view type for products and models."""
 
 from __future__ import annotations
 
 from typing import Iterator
 
-from markupsafe import Markup
-
-from ..images import ImageMapper
-from ..mapping import ProductMapper
-from ..package import write_validated
-from ..render import RecordRenderer, environment, render_document
+from ..map.images import ImageMapper, ImagesView
+from ..map.products import ProductMapper
+from ..map.variations import axes_of, axis_value
 from ..rules import RuleError
 from ..store import Store
-from ..variations import axes_of, axis_value
-from .common import JobRun, attributes_from, main_media_from, option_labels_from, sfcc_products
+from .read import main_media_from, product_mapper, sfcc_products
+from .run import JobRun
+
 
 def images(run: JobRun) -> None:
     """Image groups per view type for every product and model, from image attributes and assets;
     masters also get a group per level-1 model, marked with its axis value."""
-    store, report, site, output = run.store, run.report, run.config.site, run.job.outputs[0]
-    settings = run.job.mappings["assets"]
-    products = ProductMapper(run.job.mappings["products"], site, attributes_from(store), option_labels_from(store))
+    store, report, site = run.store, run.report, run.config.site
+    products = product_mapper(store, run.job, site)
     attributes = {a["code"]: a for a in store.iter("attributes")}
-    mapper = ImageMapper(settings, attributes, main_media_from(store), lambda family, code: store.get("assets", code, family),
-                         site.channel, dict(site.locales))
+    mapper = ImageMapper(run.job.mappings.assets, attributes, main_media_from(store),
+                         lambda family, code: store.get("assets", code, family), site.channel, site.locales)
     family_variants = {item["code"]: item for _, item in store.rows("family-variants")}
-    env = environment(run.config.templates)
-    render = RecordRenderer(env, output.record_template, site=site)
 
-    def records() -> Iterator[Markup]:
-        since = store.last_success(run.job.id) if run.job.mode == "differential" else None
-        for item, is_model, item_id in sfcc_products(store, run.job.mappings["products"], since):
+    def records() -> Iterator[ImagesView]:
+        for item, is_model, item_id in sfcc_products(store, run.job.mappings.products, run.since):
             variations = _variation_images(store, item, family_variants, products) if is_model else []
-            view = mapper.view(item_id, item, variations)
+            try:
+                view = mapper.view(item_id, item, variations)
+            except RuleError as exc:
+                run.record_error(item_id, "images", str(exc))
+                continue
             if view is not None:
                 report.counts["products_with_images"] += 1
                 report.counts["image_groups"] += len(view.groups)
-                yield render(view)
+                yield view
 
-    path = run.output_path(output.path)
-    document = render_document(env, output.template, records(), site=site, view_types=mapper.declared_view_types(),
-                               external_location=mapper.base if mapper.links else None)
-    size = write_validated(path, document, report.timings)
-    report.outputs.append({"path": str(path.relative_to(run.archive)), "bytes": size, "xsd_valid": True})
+    run.write("images", records(), view_types=mapper.declared_view_types(), external_location=mapper.base)
 
 
 def _variation_images(store: Store, root: dict, family_variants: dict, products: ProductMapper
@@ -71,4 +65,3 @@ def _variation_images(store: Store, root: dict, family_variants: dict, products:
     except RuleError:
         return found  # an axis value SFCC cannot use: the variations job reports it
     return found
-

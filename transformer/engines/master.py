@@ -1,49 +1,42 @@
-"""Engine `master-catalog`: products and product models as SFCC master catalog products,
+"""The master catalog (jobs 3-1-1, 3-2-1): products and product models as SFCC master catalog products,
 mapped and rendered on all cores while the main process writes and validates the stream."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from itertools import chain
 from pathlib import Path
 from time import perf_counter
 from typing import Iterator
 
 from markupsafe import Markup
 
-from ..config import load_config
-from ..assets import AssetAttributes
-from ..mapping import ProductMapper, localize
-from ..package import write_validated
+from ..map.assets import AssetAttributes
 from ..parallel import batched, ordered_map
-from ..render import RecordRenderer, environment, render_document
+from ..render import RecordRenderer, environment
 from ..report import Progress
+from ..settings import Config
 from ..store import Store
-from .common import JobRun, attributes_from, delta, main_media_from, option_labels_from, skipped_models
+from .read import catalog_count, catalog_rows, main_media_from, product_mapper
+from .run import JobRun
 
 CHUNK = 200  # records per unit of work handed to a worker
+OUTPUT = "catalog"
 
 
 class ProductChunks:
     """Maps and renders chunks of raw store rows into product XML; one per worker process."""
 
-    def __init__(self, config_root: Path, job_id: str, store_path: Path):
-        config = load_config(config_root)
-        job = config.jobs[job_id]
+    def __init__(self, config: Config, job_id: str, store_path: Path):
+        job, site = config.jobs[job_id], config.site
         store = Store(store_path)  # open while the worker lives: models ask it about their products
         families = {item["code"]: item.get("attributes") or [] for _, item in store.rows("families")}
-        site = config.site
         assets = None
-        if "assets" in job.mappings:
+        if job.mappings.assets is not None:
             assets = AssetAttributes(main_media_from(store), lambda family, code: store.get("assets", code, family),
-                                     job.mappings["assets"].get("import_type", "media_file"), site.channel,
-                                     dict(site.locales), lambda by_locale: localize(by_locale, dict(site.locales),
-                                                                                    site.default_locale))
-        self.mapper = ProductMapper(job.mappings["products"], site, attributes_from(store),
-                                    option_labels_from(store), families, store, assets)
-        env = environment(config.templates)
-        self.render = RecordRenderer(env, job.outputs[0].record_template, site=config.site)
+                                     job.mappings.assets.import_type, site)
+        self.mapper = product_mapper(store, job, site, families=families, catalog=store, assets=assets)
+        self.render = RecordRenderer(environment(config.templates), job.outputs[OUTPUT].record_templates, site=site)
 
     def __call__(self, rows: list[tuple[bool, str]]) -> dict:
         fragments, errors, counts = [], [], Counter()
@@ -77,33 +70,21 @@ def _product_chunk(rows: list[tuple[bool, str]]) -> dict:
     return _chunks(rows)
 
 
-def _catalog_rows(store: Store, since: str | None, skip: set[str]) -> tuple[Iterator[tuple[bool, str]], int]:
-    """(is model, JSON) of the models then products to write, and how many."""
-    if since is None:
-        count = store.count("product-models") + store.count("products")
-        return chain(((True, raw) for raw in store.iter_raw("product-models", skip=skip)),
-                     ((False, raw) for raw in store.iter_raw("products"))), count
-    models, products = delta(store, since)
-    count = sum(1 for code, _ in models() if code not in skip) + sum(1 for _ in products())
-    return chain(((True, raw) for code, raw in models() if code not in skip),
-                 ((False, raw) for _, raw in products())), count
-
-
 def master_catalog(run: JobRun) -> None:
-    """Products and product models as SFCC master catalog products, mapped and rendered on all cores."""
-    store, report, site, output = run.store, run.report, run.config.site, run.job.outputs[0]
+    """Products and product models as SFCC master catalog products, mapped and rendered on all cores;
+    products deleted in the PIM since the last successful run set offline (or deleted)."""
+    store, report, mapping = run.store, run.report, run.job.mappings.products
     started = perf_counter()
-    setup = (run.config.root, run.job.id, store.path)
+    setup = (run.config, run.job.id, store.path)
     chunks = ProductChunks(*setup)  # configuration errors surface here, before any worker starts
     run.time("setup", started)
     clashes = store.shared_codes("product-models", "products")
-    report.errors += [{"id": code, "field": "code", "message": "a product has the same id; the product model is skipped"}
-                      for code in clashes]
-    since = store.last_success(run.job.id)
-    skip = skipped_models(store, run.job.mappings["products"])
-    rows, total = _catalog_rows(store, since if run.job.mode == "differential" else None, skip)
-    gone = [] if since is None else store.gone_since("product-models", since) + store.gone_since("products", since)
-    batches = batched(rows, CHUNK)
+    for code in clashes:
+        run.record_error(code, "code", "a product has the same id; the product model is skipped")
+    total = catalog_count(store, mapping, run.since)
+    previous = run.previous_success
+    gone = [] if previous is None else store.gone_since("product-models", previous) + store.gone_since("products", previous)
+    batches = batched(((is_model, raw) for is_model, _, raw in catalog_rows(store, mapping, run.since)), CHUNK)
     if run.workers > 1 and total > CHUNK * run.workers:
         results = ordered_map(_product_chunk, batches, run.workers, _start_worker, setup)
     else:
@@ -111,7 +92,7 @@ def master_catalog(run: JobRun) -> None:
     progress = Progress(run.job.id, total)
     unknown: Counter = Counter()
 
-    def records() -> Iterator[Markup]:
+    def records() -> Iterator[object]:
         for result in results:
             report.errors += result["errors"]
             report.counts.update(result["counts"])
@@ -122,19 +103,15 @@ def master_catalog(run: JobRun) -> None:
             if result["xml"]:
                 yield Markup(result["xml"])
         for code in gone:  # deleted in the PIM since the last successful run
-            yield chunks.render(chunks.mapper.gone(code))
+            yield chunks.mapper.gone(code)
         if gone:
             report.counts["deleted_in_pim"] += len(gone)
 
-    path = run.output_path(output.path)
-    env = environment(run.config.templates)
     try:
-        size = write_validated(path, render_document(env, output.template, records(), site=site), report.timings)
+        run.write(OUTPUT, records())
     finally:
         progress.close()
     if clashes:
         report.counts["skipped"] += len(clashes)
-    report.warnings += [f"attribute '{code}' is not in the PIM's attribute list: {n} value(s) not written"
-                        for code, n in sorted(unknown.items())]
-    report.outputs.append({"path": str(path.relative_to(run.archive)), "bytes": size, "xsd_valid": True})
-
+    for code, n in sorted(unknown.items()):
+        run.warn(f"attribute '{code}' is not in the PIM's attribute list: {n} value(s) not written")

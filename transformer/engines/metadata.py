@@ -1,18 +1,16 @@
-"""Engine `attributes-metadata` (job 1): SFCC Product attribute definitions for the PIM attributes
+"""Attribute metadata (job 1): SFCC Product attribute definitions for the PIM attributes
 the product mapping writes as custom attributes, with their options, in one attribute group."""
 
 from __future__ import annotations
 
-from ..mapping import ProductMapper
-from ..metadata import product_definitions
-from ..package import write_validated
-from ..render import RecordRenderer, environment, render_document
-from .common import JobRun, attributes_from, option_labels_from
+from ..map.metadata import product_definitions
+from .read import product_mapper
+from .run import JobRun
 
 
 def attributes_metadata(run: JobRun) -> None:
-    store, report, site, output = run.store, run.report, run.config.site, run.job.outputs[0]
-    mapper = ProductMapper(run.job.mappings["products"], site, attributes_from(store), option_labels_from(store))
+    store, report = run.store, run.report
+    mapper = product_mapper(store, run.job, run.config.site)
     options: dict[str, list[dict]] = {}
     for attribute, option in store.rows("attribute-options"):
         options.setdefault(attribute, []).append(option)
@@ -20,10 +18,6 @@ def attributes_metadata(run: JobRun) -> None:
         found.sort(key=lambda o: (o.get("sort_order") or 0, o.get("code", "")))
     extension = product_definitions(mapper, {a["code"]: a for a in store.iter("attributes")},
                                     lambda code: options.get(code, []))
-    env = environment(run.config.templates)
-    render = RecordRenderer(env, output.record_template, site=site)
-    path = run.output_path(output.path)
-    size = write_validated(path, render_document(env, output.template, [render(extension)], site=site), report.timings)
+    run.write("metadata", [extension])
     report.counts["attribute_definitions"] = len(extension.definitions)
     report.counts["option_values"] = sum(len(d.values) for d in extension.definitions)
-    report.outputs.append({"path": str(path.relative_to(run.archive)), "bytes": size, "xsd_valid": True})

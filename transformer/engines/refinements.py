@@ -1,4 +1,4 @@
-"""Engine `catalog-refinements` (job 6): read an SFCC catalog export and keep each category's
+"""Catalog refinements (job 6): read an SFCC catalog export and keep each category's
 `<refinement-definitions>`, so the storefront job writes them back and MERGE imports do not
 overwrite refinements edited by hand in Business Manager (connector-spec §4.14).
 
@@ -11,14 +11,13 @@ from pathlib import Path
 from lxml import etree
 
 from ..errors import SourceError
-from .common import JobRun
+from .run import JobRun
 
 CATALOG_NS = "http://www.demandware.com/xml/impex/catalog/2006-10-31"
 
 
 def catalog_refinements(run: JobRun) -> None:
-    settings = run.job.mappings["categories"]
-    export = settings.get("refinements_export")
+    export = run.job.mappings.categories.refinements_export
     if not export:
         raise SourceError(f"job '{run.job.id}' needs `refinements_export` (an exported storefront catalog) in the "
                           "categories settings")

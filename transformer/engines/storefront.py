@@ -1,47 +1,38 @@
-"""Engine `storefront-catalog`: categories, category assignments and recommendations."""
+"""The storefront catalog (jobs 3-1-2, 3-2-4): categories, category assignments and recommendations."""
 
 from __future__ import annotations
 
 from typing import Iterator
 
-from markupsafe import Markup
-
-from ..categories import AssignmentView, CategoryTree, RecommendationView
-from ..mapping import associated
-from ..package import write_validated
-from ..render import RecordRenderer, environment, render_document
+from ..map.categories import AssignmentView, CategoryTree, RecommendationView
+from ..map.products import associated
+from ..map.variations import MASTER_VARIATION
+from ..settings import ProductMapping
 from ..store import Store
-from ..variations import MASTER_VARIATION
-from .common import JobRun, sfcc_products
+from .read import sfcc_products
+from .run import JobRun
+
 
 def storefront_catalog(run: JobRun) -> None:
     """Categories (always all of them) and the category assignments of the products: all, or in a
     differential run those of the products that changed; assignments gone since are deleted."""
-    store, report, site, output = run.store, run.report, run.config.site, run.job.outputs[0]
-    settings = run.job.mappings["categories"]
-    tree = CategoryTree(list(store.iter("categories")), settings, dict(site.locales), site.default_locale,
+    store, report, site = run.store, run.report, run.config.site
+    settings, mapping = run.job.mappings.categories, run.job.mappings.products
+    tree = CategoryTree(list(store.iter("categories")), settings, site.locales, site.default_locale,
                         site.storefront_catalog)
-    report.warnings += [f"category '{code}' named in the category settings is not in the PIM" for code in tree.missing]
-    env = environment(run.config.templates)
-    render = RecordRenderer(env, output.record_template, site=site)
-    since = store.last_success(run.job.id) if run.job.mode == "differential" else None
+    for code in tree.missing:
+        run.warn(f"category '{code}' named in the category settings is not in the PIM")
     catalog = site.storefront_catalog
     store.drop_pending_assignments(catalog)  # left by a run that did not finish
-    writing = settings.get("write_categories", True)
-    mapping = run.job.mappings["products"]
-    associations = mapping.associations
-
     staged: list[tuple[str, str, str | None]] = []
 
-    def records() -> Iterator[Markup]:
-        if not writing:
+    def records() -> Iterator[object]:
+        if not settings.write_categories:
             return
-        saved = store.refinements(catalog)
-        for view in tree.views():
-            view.refinements = Markup(saved[view.id]) if view.id in saved else None
+        for view in tree.views(store.refinements(catalog)):
             report.counts["categories"] += 1
-            yield render(view)
-        for item, is_model, item_id in sfcc_products(store, mapping, since):
+            yield view
+        for item, is_model, item_id in sfcc_products(store, mapping, run.since):
             views = tree.assignments(item_id, item.get("categories") or [], _inherited_categories(store, item, mapping))
             if views is None:  # every category outside the trees: only what was assigned before goes
                 report.counts["outside_trees"] += 1
@@ -54,31 +45,28 @@ def storefront_catalog(run: JobRun) -> None:
                 staged.clear()
             for view in views:
                 report.counts["assignments_deleted" if view.delete else "assignments"] += 1
-                yield render(view)
-        if associations.get("target", "recommendations") == "recommendations":
+                yield view
+        if mapping.associations.target == "recommendations":
             yield from recommendations()
 
-    def recommendations() -> Iterator[Markup]:
+    def recommendations() -> Iterator[RecommendationView]:
         """After every assignment (catalog.xsd order): one per associated product or model."""
-        types = associations.get("recommendation_types") or {}
-        for item, _, source in sfcc_products(store, mapping, since):
-            for kind, number in types.items():
+        for item, _, source in sfcc_products(store, mapping, run.since):
+            for kind, number in mapping.associations.recommendation_types.items():
                 targets, _ = associated(item, kind)  # the master job reports what it leaves out
                 for target, _ in targets:
                     if not store.exists(target):
                         report.counts["recommendations_to_unknown_products"] += 1
                         continue
                     report.counts["recommendations"] += 1
-                    yield render(RecommendationView(source, target, str(number)))
+                    yield RecommendationView(source, target, number)
 
-    path = run.output_path(output.path)
-    size = write_validated(path, render_document(env, output.template, records(), site=site), report.timings)
+    run.write("catalog", records())
     store.stage_assignments(staged)
     store.commit_assignments(catalog)
-    report.outputs.append({"path": str(path.relative_to(run.archive)), "bytes": size, "xsd_valid": True})
 
 
-def _inherited_categories(store: Store, item: dict, mapping) -> set[str]:
+def _inherited_categories(store: Store, item: dict, mapping: ProductMapping) -> set[str]:
     """Categories set on the models above the item that are SFCC products (assigned there, not
     here); a level-1 model's categories go to its variants in Master-Variation mode."""
     found: set[str] = set()
@@ -91,4 +79,3 @@ def _inherited_categories(store: Store, item: dict, mapping) -> set[str]:
             found.update(model.get("categories") or [])
         parent = model.get("parent")
     return found
-

@@ -13,18 +13,17 @@ from __future__ import annotations
 import hashlib
 import json
 import queue
-import re
 import threading
 import time
-import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..config import Source, thawed
 from ..endpoints import ENDPOINTS, Endpoint
 from ..errors import JobSkipped, SourceError
+from ..settings import Job, Source
+from ..sfcc import safe_path
 from ..store import Store
 from .akeneo import AkeneoClient
 
@@ -138,7 +137,7 @@ def _params(endpoint: Endpoint, source: Source | None, since: str | None, family
         params["limit"] = "100"
     if not endpoint.filtered:
         return params
-    search = {k: v for k, v in thawed(source.search or {} if source else {}).items() if k != "updated" or since is None}
+    search = {k: v for k, v in (source.search or {} if source else {}).items() if k != "updated" or since is None}
     if family is not None:
         search["family"] = search.get("family", []) + family  # criteria on one property are ANDed
     if since is not None:
@@ -213,22 +212,6 @@ def _write_page(store: Store, one: _Read, items: list, next_url: str | None, pul
 
 # -- media ------------------------------------------------------------------------------
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def safe_path(code: str) -> str:
-    """An ASCII relative path for a media code that cannot leave its folder:
-    `"7/5/8/Fancy Ümlaut (1).JPG"` -> `7/5/8/Fancy_Umlaut_1_.JPG`."""
-    parts = []
-    for part in filter(None, code.replace("\\", "/").split("/")):
-        ascii_part = unicodedata.normalize("NFKD", part).encode("ascii", "ignore").decode()
-        cleaned = _UNSAFE.sub("_", ascii_part).strip("._") or "_"
-        parts.append(cleaned)
-    if not parts:
-        raise SourceError(f"media code {code!r} gives no file name")
-    return "/".join(parts)
-
-
 def _download_all(client: AkeneoClient, store: Store, sources: list[Source], root: Path, report: PullReport) -> None:
     wanted = [item for source in sources for item in _binaries(store, source.endpoint)]
     todo = []
@@ -285,10 +268,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-# What Community and Growth Editions lack (akeneo-api.md §4): these reads are left out, these jobs skipped.
+# What Community and Growth Editions lack (akeneo-api.md §4): these reads are left out, and jobs
+# whose engine needs an Enterprise feature (the engine table says which) are skipped.
 EE_ENDPOINTS = frozenset(name for name in ENDPOINTS if name.startswith(("asset", "reference-entit")))
-EE_ENGINES = {"assets": "the Asset Manager", "reference-entities": "reference entities",
-              "record-grouping": "reference entities"}
 
 
 class JobPuller:
@@ -309,11 +291,11 @@ class JobPuller:
                 self._edition = "EE"
         return self._edition
 
-    def __call__(self, job, store: Store, since: str | None, archive: Path) -> dict:
+    def __call__(self, job: Job, store: Store, since: str | None, archive: Path) -> dict:
         sources = job.sources
         if self.edition().upper() in ("CE", "GE"):
-            if job.engine in EE_ENGINES:
-                raise JobSkipped(f"job '{job.id}' needs {EE_ENGINES[job.engine]}, which this {self.edition()} "
+            if job.engine.enterprise:
+                raise JobSkipped(f"job '{job.id}' needs {job.engine.enterprise}, which this {self.edition()} "
                                  "PIM does not have: skipped")
             sources = tuple(s for s in sources if s.endpoint.name not in EE_ENDPOINTS)
         fresh = [s for s in sources if _source_key(s, since) not in self.done]
@@ -324,5 +306,5 @@ class JobPuller:
 
 
 def _source_key(source: Source, since: str | None) -> str:
-    return json.dumps([source.endpoint.name, thawed(source.search), source.scope, source.locales, source.attributes,
+    return json.dumps([source.endpoint.name, source.search, source.scope, source.locales, source.attributes,
                        source.download, since if source.endpoint.filtered else None], sort_keys=True)

@@ -10,9 +10,11 @@ sub-model is assigned only to the categories set at its own level, not to those 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
 
-from .mapping import X_DEFAULT, Localized, localized_labels
+from markupsafe import Markup
+
+from ..settings import CategorySettings
+from .values import X_DEFAULT, Localized, localized_labels
 
 ROOT = "root"
 
@@ -25,7 +27,8 @@ class CategoryView:
     online: str
     parent: str | None
     custom: list[tuple[str, str | None, str]] = field(default_factory=list)
-    refinements: str | None = None  # saved <refinement-definitions> XML (job 6), written back as is
+    refinements: Markup | None = None  # saved <refinement-definitions> XML (job 6), written back as is
+    default_refinement: bool = False  # the root's category refinement, when none was saved
 
 
 @dataclass
@@ -46,14 +49,14 @@ class RecommendationView:
 
 
 class CategoryTree:
-    def __init__(self, categories: list[dict], settings: Mapping, languages: dict[str, str], default_locale: str,
-                 catalog_id: str):
+    def __init__(self, categories: list[dict], settings: CategorySettings, languages: dict[str, str],
+                 default_locale: str, catalog_id: str):
         self.languages, self.default_locale, self.catalog_id = languages, default_locale, catalog_id
-        self.online = "true" if settings.get("online", True) else "false"
-        self.primary = settings.get("primary_flag", True)
+        self.online = "true" if settings.online else "false"
+        self.primary = settings.primary_flag
         by_code = {c["code"]: c for c in categories}
-        top = settings.get("top_level_category")
-        trees = set(settings.get("trees") or [c["code"] for c in categories if not c.get("parent")])
+        top = settings.top_level_category
+        trees = set(settings.trees or [c["code"] for c in categories if not c.get("parent")])
         self.roots = {top} if top else trees  # written as the storefront root
         self.missing = sorted(code for code in self.roots if code not in by_code)  # named, but not in the PIM
         self.selected = {code: c for code, c in by_code.items()
@@ -68,11 +71,17 @@ class CategoryTree:
             code = by_code[code].get("parent")
         return seen
 
-    def views(self) -> list[CategoryView]:
-        """The storefront root, then the categories, parents before children."""
+    def views(self, refinements: dict[str, str]) -> list[CategoryView]:
+        """The storefront root, then the categories, parents before children; each with the
+        refinement definitions saved for it (job 6), the root with a category refinement otherwise."""
         root = CategoryView(ROOT, [(X_DEFAULT, self.catalog_id)], "true", None)
         depth = {code: len(self._root_of(code, self.selected)) for code in self.selected}
-        return [root] + [self._view(self.selected[code]) for code in sorted(self.selected, key=lambda c: (depth[c], c))]
+        views = [root] + [self._view(self.selected[code]) for code in sorted(self.selected, key=lambda c: (depth[c], c))]
+        for view in views:
+            if view.id in refinements:
+                view.refinements = Markup(refinements[view.id])  # re-serialized by lxml when saved: well-formed
+        root.default_refinement = root.refinements is None
+        return views
 
     def _view(self, category: dict) -> CategoryView:
         names = localized_labels(category.get("labels"), self.languages, self.default_locale, category["code"])

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .mapping import X_DEFAULT, Localized, localize, localized_labels
-from .rules import format_decimal
-from .sfcc import xml_safe
+from ..endpoints import SELECT_TYPES
+from ..rules import format_decimal
+from ..sfcc import xml_safe
+from .values import X_DEFAULT, Localized, localize, localized_labels
 
 MASTER_VARIATION = "master-variation"
 MASTER_GROUP_VARIATION = "master-group-variation"
@@ -86,7 +87,7 @@ class VariationMapper:
 
     def _display(self, code: str, data: object, text: str) -> Localized:
         attribute = self.attributes.get(code, {})
-        if attribute.get("type") in ("pim_catalog_simpleselect", "pim_reference_data_simpleselect") and isinstance(data, str):
+        if attribute.get("type") in SELECT_TYPES and isinstance(data, str):
             labels = self.option_labels(code, data)
             by_locale = {locale: xml_safe(labels.get(locale) or text) for locale in self.languages}
             return localize(by_locale, self.languages, self.default_locale)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .mapping import X_DEFAULT, Localized, ProductMapper, localized_labels
+from ..endpoints import SELECT_TYPES
+from .products import ProductMapper
+from .values import X_DEFAULT, Localized, localized_labels
 
 GROUP_ID = "AkeneoAttributes"
-SELECTS = ("pim_catalog_simpleselect", "pim_catalog_multiselect")
 LISTS = ("pim_catalog_multiselect", "pim_catalog_price_collection", "akeneo_reference_entity_collection",
          "pim_reference_data_multiselect", "pim_catalog_reference_data_multi_select", "pim_assets_collection")
 TYPE_BY_RULE = {"number": "double", "boolean": "boolean", "date": "date", "datetime": "datetime", "html": "html",
@@ -48,7 +49,7 @@ def product_definitions(mapper: ProductMapper, attributes: dict[str, dict],
         rule = plan.rule.name
         localizable = plan.attribute.localizable or plan.rule.per_locale
         multiple = plan.attribute.type in LISTS and rule not in ("join", "json", "text")
-        if rule == "option_code" and plan.attribute.type in SELECTS:
+        if rule == "option_code" and plan.attribute.type in SELECT_TYPES:
             values = [(o["code"], _labels(o, languages, default, o["code"])) for o in options(code) if o.get("code")]
             definitions.append(Definition(plan.custom_id, _labels(meta, languages, default, code), "enum-of-string",
                                           False, multiple, values))

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .mapping import camel
-from .sfcc import xml_safe
-from .sources.pull import safe_path
+from ..settings import Site
+from ..sfcc import asset_attribute_id, safe_path, xml_safe
+from .values import ASSET_CHANNEL, channel_values, localize
 
 
 @dataclass(frozen=True)
@@ -35,31 +35,30 @@ def is_attribute(main: MainMedia, import_type: str) -> bool:
 
 class AssetAttributes:
     def __init__(self, main_media: dict[str, MainMedia], asset: Callable[[str, str], dict | None], import_type: str,
-                 channel: str, languages: dict[str, str], localize: Callable[[dict], list[tuple[str, str]]]):
-        """`asset(family, code)`: the stored asset; `localize`: per-locale values -> (xml:lang, text)."""
-        self.main_media, self.asset, self.import_type = main_media, asset, import_type
-        self.channel, self.languages, self.localize = channel, languages, localize
+                 site: Site):
+        """`asset(family, code)`: the stored asset."""
+        self.main_media, self.asset, self.import_type, self.site = main_media, asset, import_type, site
 
     def values(self, family: str | None, codes: list) -> list[tuple[str, str | None, str]]:
         """(custom attribute id, xml:lang or None, value) for the assets `codes` of `family`."""
         main = self.main_media.get(family or "")
         if main is None or not is_attribute(main, self.import_type):
             return []
+        site = self.site
         found = []
         for code in codes:
             asset = self.asset(family, code) if isinstance(code, str) else None
-            by_locale = {entry.get("locale"): self._value(main, entry["data"])
-                         for entry in ((asset or {}).get("values") or {}).get(main.attribute) or []
-                         if isinstance(entry, dict) and isinstance(entry.get("data"), str) and entry["data"]
-                         and entry.get("channel") in (None, self.channel)
-                         and (entry.get("locale") is None or entry.get("locale") in self.languages)}
-            custom_id = f"akeneo_{camel(code)}_{camel(main.attribute)}" if asset else None
-            if custom_id and None in by_locale:
+            if asset is None:
+                continue
+            entries = channel_values((asset.get("values") or {}).get(main.attribute), site.channel, site.locales,
+                                     ASSET_CHANNEL)
+            by_locale = {locale: self._value(main, data) for locale, data in entries if isinstance(data, str)}
+            custom_id = asset_attribute_id(code, main.attribute)
+            if None in by_locale:
                 found.append((custom_id, None, by_locale[None]))
-            elif custom_id:
-                found += [(custom_id, lang, text) for lang, text in self.localize(by_locale)]
+            else:
+                found += [(custom_id, lang, text) for lang, text in localize(by_locale, site.locales, site.default_locale)]
         return found
-
 
     @staticmethod
     def _value(main: MainMedia, data: str) -> str:

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Protocol
 
-from .config import ProductMapping, Site, hint
-from .errors import ConfigError, ConfigProblem
-from .rules import DEFAULT_RULE_BY_PROPERTY, DEFAULT_RULE_BY_TYPE, RULES, Attribute, Rule, RuleContext, RuleError
-from .endpoints import SELECT_TYPES
-from .sfcc import SYSTEM_BY_NAME, SystemAttribute, product_id_problem, system_value_problem, xml_safe
-
-X_DEFAULT = "x-default"
-Localized = list[tuple[str, str]]  # (xml:lang, text), x-default first
-Value = str | list[str]
+from ..endpoints import SELECT_TYPES
+from ..errors import ConfigError, ConfigProblem, Location, RecordError, hint
+from ..rules import DEFAULT_RULE_BY_PROPERTY, DEFAULT_RULE_BY_TYPE, RULES, Attribute, Rule, RuleContext, RuleError
+from ..settings import ProductMapping, Site
+from ..sfcc import SYSTEM_BY_NAME, SystemAttribute, custom_attribute_id, product_id_problem, system_value_problem, xml_safe
+from .values import X_DEFAULT, Localized, Value, channel_values, localize
 
 
 class Catalog(Protocol):
@@ -31,18 +28,6 @@ class Catalog(Protocol):
     def enabled_below(self, model: str) -> bool: ...
 
     def model(self, code: str) -> dict | None: ...
-
-
-@dataclass(frozen=True)
-class RecordError:
-    """A problem with one record, reported in the run report; the record (or field) is skipped."""
-
-    record: str
-    field: str
-    message: str
-
-    def as_dict(self) -> dict:
-        return {"id": self.record, "field": self.field, "message": self.message}
 
 
 @dataclass
@@ -67,42 +52,8 @@ class _Plan:
     attribute: Attribute
     rule: Rule
     args: dict
+    origin: Location
     custom_id: str | None = None
-
-
-def camel(code: str) -> str:
-    """`short_description` -> `shortDescription` (the `akeneo_<camelCase>` custom attribute ids)."""
-    first, *rest = code.split("_")
-    return first + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-def select_scope(entries: Iterable[dict], channel: str) -> list[tuple[str | None, object]]:
-    """(locale, data) of the values for `channel` or for no channel; empty values dropped."""
-    try:
-        return [(e.get("locale"), e.get("data")) for e in entries
-                if e.get("scope") in (None, channel) and e.get("data") not in (None, "", [], {})]
-    except (AttributeError, TypeError):  # not the API's list of {locale, scope, data}
-        raise RuleError("values must be a list of {locale, scope, data} objects") from None
-
-
-def localize(by_locale: dict[str | None, Value], languages: dict[str, str], default_locale: str) -> Localized:
-    """Spread per-locale values over SFCC languages: the default locale's value (or else the
-    first exported locale's) is also `x-default`; a value without locale is only `x-default`."""
-    if None in by_locale:
-        return [(X_DEFAULT, by_locale[None])]
-    present = [locale for locale in languages if by_locale.get(locale) not in (None, "", [])]
-    if not present:
-        return []
-    fallback = default_locale if default_locale in present else present[0]
-    return [(X_DEFAULT, by_locale[fallback])] + [(languages[locale], by_locale[locale]) for locale in present]
-
-
-def localized_labels(labels: dict | None, languages: dict[str, str], default_locale: str, fallback: str) -> Localized:
-    """PIM labels (by locale) as SFCC display names, x-default first; `fallback` when there is none."""
-    labels = labels or {}
-    by_locale = {locale: xml_safe(labels[locale])[:4000] for locale in languages if isinstance(labels.get(locale), str)
-                 and labels[locale]}
-    return localize(by_locale, languages, default_locale) or [(X_DEFAULT, fallback)]
 
 
 class ProductMapper:
@@ -116,7 +67,7 @@ class ProductMapper:
         `assets`: the custom attributes of the assets a product uses (an `assets.AssetAttributes`)."""
         self.mapping = mapping
         self.site = site
-        self.languages = dict(site.locales)
+        self.languages = site.locales
         self.attributes = attributes
         self.option_labels = option_labels
         self.catalog = catalog
@@ -124,12 +75,12 @@ class ProductMapper:
         self._check_sources()
         self.system = self._system_plans()
         # Every system field, with the constant ones (only a default) already filled in.
-        self.constants = dict.fromkeys(SYSTEM_BY_NAME) | {a.name: d for a, sources, d in self.system if not sources}
+        self.constants = dict.fromkeys(SYSTEM_BY_NAME) | {a.name: d for a, sources, d, _ in self.system if not sources}
         self.plans = self._plans()
         # Per family, the custom attributes written empty when a product has no value, so that a
         # MERGE import clears the value SFCC had: selects, all of them, or none.
         clear = {"selects": lambda p: p.attribute.type in SELECT_TYPES, "all": lambda p: True,
-                 "none": lambda p: False}[mapping.clear_empty]
+                 "none": lambda p: False}[mapping.clear_empty_values]
         self.clearable = {family: [c for c in codes if c in self.plans and clear(self.plans[c])]
                           for family, codes in (families or {}).items()}
         self._contexts: dict[tuple[str, str | None], RuleContext] = {}
@@ -143,14 +94,14 @@ class ProductMapper:
         for attribute, f in self.mapping.system:
             for source in f.sources:
                 if source not in self.attributes and source not in DEFAULT_RULE_BY_PROPERTY:
-                    file, line, col = f.origin.rsplit(":", 2)
-                    problems.append(ConfigProblem(file, int(line), int(col), f"$.system.{attribute.name}.from",
-                                                  f"the PIM has no attribute '{source}'{hint(source, self.attributes)}"))
+                    problems.append(ConfigProblem.at(f.origin, f"$.system.{attribute.name}.from",
+                                                     f"the PIM has no attribute '{source}'{hint(source, self.attributes)}"))
         if problems:
             raise ConfigError(problems)
 
-    def _system_plans(self) -> list[tuple[SystemAttribute, tuple[_Plan, ...], object]]:
-        """Per system field: its source plans (shared between fields reading the same way) and default."""
+    def _system_plans(self) -> list[tuple[SystemAttribute, tuple[_Plan, ...], object, Location]]:
+        """Per system field: its source plans (shared between fields reading the same way), default
+        and where the mapping declares it."""
         shared: dict[tuple, _Plan] = {}
         plans = []
         for attribute, f in self.mapping.system:
@@ -159,11 +110,11 @@ class ProductMapper:
                 pim_attribute = self.attributes.get(source) or Attribute(source, "property")
                 rule = f.rule or default_rule(pim_attribute)
                 key = (source, rule.name, tuple(sorted(f.args.items())))
-                sources.append(shared.setdefault(key, _Plan(pim_attribute, rule, dict(f.args))))
+                sources.append(shared.setdefault(key, _Plan(pim_attribute, rule, f.args, f.origin)))
             default = f.default
             if default is not None and attribute.kind == "localized":
                 default = [(X_DEFAULT, default)]
-            plans.append((attribute, tuple(sources), default))
+            plans.append((attribute, tuple(sources), default, f.origin))
         return plans
 
     def _plans(self) -> dict[str, _Plan]:
@@ -177,23 +128,23 @@ class ProductMapper:
             if mapping.include is not None and code not in mapping.include:
                 continue
             override = mapping.attributes.get(code)
-            rule = (override and override.rule) or mapping.rules_by_type.get(attribute.type) or default_rule(attribute)
-            custom_id = (override and override.id) or f"akeneo_{camel(code)}"
+            by_type = mapping.rules_by_type.get(attribute.type)
+            rule = (override and override.rule) or (by_type and by_type.rule) or default_rule(attribute)
+            origin = (override and override.origin) or (by_type and by_type.origin) or mapping.origin
+            custom_id = self.custom_id(code)
             if custom_id in owners:
-                file, line, col = mapping.origin.rsplit(":", 2)
-                raise ConfigError([ConfigProblem(file, int(line), int(col), "$.custom_attributes", (
+                raise ConfigError([ConfigProblem.at(mapping.origin, "$.custom_attributes", (
                     f"attributes '{owners[custom_id]}' and '{code}' both become custom attribute '{custom_id}': "
                     f"rename one under custom_attributes.attributes"))])
             owners[custom_id] = code
-            args = dict(override.args) if override and override.rule else {}
-            plans[code] = _Plan(attribute, rule, args, custom_id)
+            args = override.args if override and override.rule else {}
+            plans[code] = _Plan(attribute, rule, args, origin, custom_id)
         return plans
 
     def custom_id(self, code: str) -> str:
         """The SFCC custom attribute an attribute is written to (variation axes use it too)."""
-        plan = self.plans.get(code)
         override = self.mapping.attributes.get(code)
-        return plan.custom_id if plan else (override and override.id) or f"akeneo_{camel(code)}"
+        return (override and override.id) or custom_attribute_id(code)
 
     def inherited(self, model: str) -> dict:
         """The values a product or sub-model inherits from its model and that model's parent
@@ -229,7 +180,7 @@ class ProductMapper:
 
     def gone(self, record_id: str) -> ProductView:
         """What to write for a product deleted in the PIM: offline, or deleted, as the mapping says."""
-        if self.mapping.deleted == "delete":
+        if self.mapping.deleted_products == "delete":
             return ProductView(record_id, False, dict.fromkeys(SYSTEM_BY_NAME), mode="delete")
         return ProductView(record_id, False, dict.fromkeys(SYSTEM_BY_NAME) | {"onlineFlag": "false"})
 
@@ -247,13 +198,13 @@ class ProductMapper:
             values = values | {k: v for k, v in self.inherited(item["parent"]).items() if k not in values}
         view = ProductView(record_id, is_model, dict(self.constants))
         computed: dict[int, dict] = {}  # per source plan: a source read by two fields is read once
-        for attribute, sources, default in self.system:
+        for attribute, sources, default, origin in self.system:
             if not sources:
                 continue  # a constant, already in place
             try:
                 view.system[attribute.name] = self._system_value(attribute, sources, default, item, values, computed)
             except RuleError as exc:
-                errors.append(RecordError(record_id, attribute.name, str(exc)))
+                errors.append(RecordError(record_id, attribute.name, str(exc), origin))
         for code, entries in values.items():
             plan = self.plans.get(code)
             if plan is None:
@@ -263,10 +214,10 @@ class ProductMapper:
             try:
                 view.custom += self._custom_values(plan, entries)
                 if self.assets is not None and plan.attribute.type == "pim_catalog_asset_collection":
-                    codes = next((data for locale, data in select_scope(entries, self.site.channel)), [])
+                    codes = next((data for locale, data in channel_values(entries, self.site.channel)), [])
                     view.custom += self.assets.values(plan.attribute.reference_data_name, codes)
             except RuleError as exc:
-                errors.append(RecordError(record_id, code, str(exc)))
+                errors.append(RecordError(record_id, code, str(exc), plan.origin))
         if not is_model:  # a model's attributes include axes that only its variants hold
             written = {custom_id for custom_id, _, _ in view.custom}
             view.custom += [(self.plans[code].custom_id, None, "") for code in self.clearable.get(item.get("family"), ())
@@ -279,24 +230,25 @@ class ProductMapper:
         settings = self.mapping.associations
         family = item.get("family")
 
-        def targets(kind: str, quantified: bool = False) -> list[tuple[str, int]]:
+        def targets(kind: str, origin: Location, quantified: bool = False) -> list[tuple[str, int]]:
             found, refused = associated(item, kind, quantified)
             if self.catalog is not None:
                 known = {target: self.catalog.exists(target) for target, _ in found}  # one lookup each
                 refused += [f"{target} (not in the PIM)" for target, _ in found if not known[target]]
                 found = [(target, n) for target, n in found if known[target]]
             if refused:
-                errors.append(RecordError(view.id, "associations", f"'{kind}' targets left out: {', '.join(refused[:5])}"))
+                errors.append(RecordError(view.id, "associations", f"'{kind}' targets left out: {', '.join(refused[:5])}",
+                                          origin))
             return found
 
-        bundles, sets = settings.get("bundles"), settings.get("product_sets")
-        if bundles and family in bundles["families"]:
-            view.bundled = [(target, str(quantity)) for target, quantity in targets(bundles["association"], True)]
-        if sets and family in sets["families"]:
-            view.set_products = [target for target, _ in targets(sets["association"])]
-        if settings.get("target") == "product-links":
-            view.links = [(target, link) for kind, link in (settings.get("link_types") or {}).items()
-                          for target, _ in targets(kind)]
+        bundles, sets = settings.bundles, settings.product_sets
+        if bundles and family in bundles.families:
+            view.bundled = [(target, str(quantity)) for target, quantity in targets(bundles.association, bundles.origin, True)]
+        if sets and family in sets.families:
+            view.set_products = [target for target, _ in targets(sets.association, sets.origin)]
+        if settings.target == "product-links":
+            view.links = [(target, link) for kind, link in settings.link_types.items()
+                          for target, _ in targets(kind, settings.origin)]
 
     def _system_value(self, attribute: SystemAttribute, sources, default, item: dict, values: dict, computed: dict):
         readings = []
@@ -325,7 +277,7 @@ class ProductMapper:
                 data = self.catalog.enabled_below(item["code"])  # a model is online when a product below it is
             entries = [] if data in (None, "", []) else [(None, data)]
         else:
-            entries = select_scope(values.get(code) or (), self.site.channel)
+            entries = channel_values(values.get(code), self.site.channel)
         return self._apply(plan, entries)
 
     def _apply(self, plan: _Plan, entries) -> dict[str | None, Value]:
@@ -344,7 +296,7 @@ class ProductMapper:
         return out
 
     def _custom_values(self, plan: _Plan, entries: list[dict]) -> list[tuple[str, str | None, Value]]:
-        by_locale = self._apply(plan, select_scope(entries, self.site.channel))
+        by_locale = self._apply(plan, channel_values(entries, self.site.channel))
         if None in by_locale:
             return [(plan.custom_id, None, by_locale[None])]
         return [(plan.custom_id, lang, value)

@@ -11,10 +11,12 @@ axis values.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable
 
+from ..settings import AssetSettings
+from ..sfcc import safe_path
 from .assets import MainMedia
-from .sources.pull import safe_path
+from .values import ASSET_CHANNEL, channel_entries, channel_values
 
 IMAGE_PATH_MAX = 1800
 
@@ -33,18 +35,17 @@ class ImagesView:
 
 
 class ImageMapper:
-    def __init__(self, settings: Mapping, attributes: dict[str, dict], main_media: dict[str, MainMedia],
+    def __init__(self, settings: AssetSettings, attributes: dict[str, dict], main_media: dict[str, MainMedia],
                  asset: Callable[[str, str], dict | None], channel: str, languages: dict[str, str]):
         """`main_media`: asset family -> its main media, for families whose main media is an image;
         `asset(family, code)`: the stored asset. With `import_type: media_link` images are the
         assets' links, under `external_location`; otherwise files from the static folder."""
-        source = settings.get("image_source", "both")
-        self.links = settings.get("import_type", "media_file") == "media_link"
-        self.base = settings.get("external_location", "")
-        self.image_attributes = list(settings.get("image_attributes") or []) \
-            if source in ("images", "both") and not self.links else []
-        self.asset_attributes = list(settings.get("asset_attributes") or []) if source in ("assets", "both") else []
-        self.view_types = list(settings.get("view_types") or [])
+        source = settings.image_source
+        self.links = settings.import_type == "media_link"
+        self.base = settings.external_location if self.links else None  # written as the catalog's external location
+        self.image_attributes = settings.image_attributes if source in ("images", "both") and not self.links else ()
+        self.asset_attributes = settings.asset_attributes if source in ("assets", "both") else ()
+        self.view_types = list(settings.view_types)
         self.attributes, self.main_media, self.asset = attributes, main_media, asset
         self.channel, self.languages = channel, languages
 
@@ -90,24 +91,21 @@ class ImageMapper:
         if main is None or main.media_type != "image" or main.link != self.links:
             return []
         asset = self.asset(family, asset_code)
-        entries = [e for e in ((asset or {}).get("values") or {}).get(main.attribute) or []
-                   if isinstance(e, dict) and e.get("channel") in (None, self.channel) and isinstance(e.get("data"), str)]
+        entries = channel_values(((asset or {}).get("values") or {}).get(main.attribute), self.channel, self.languages,
+                                 ASSET_CHANNEL)
         images = []
-        for entry in entries:
-            language = self.languages.get(entry.get("locale")) if entry.get("locale") else None
-            if entry.get("locale") and language is None:
-                continue  # a locale this site does not export
+        for locale, data in entries:
+            if not isinstance(data, str):
+                continue
+            language = self.languages[locale] if locale else None
             if main.link:
-                url = main.prefix + entry["data"] + main.suffix
-                images.append((language, url.removeprefix(self.base).lstrip("/")))
+                url = main.prefix + data + main.suffix
+                images.append((language, url.removeprefix(self.base or "").lstrip("/")))
             else:
-                images.append((language, "assets/" + safe_path(entry["data"])))
+                images.append((language, "assets/" + safe_path(data)))
         return images
 
     def _data(self, entries: object) -> object:
         """A product value for the channel (or for no channel), preferring the one without locale."""
-        if not isinstance(entries, list):
-            return None
-        chosen = [e for e in entries if isinstance(e, dict) and e.get("scope") in (None, self.channel)]
-        chosen.sort(key=lambda e: e.get("locale") is not None)
-        return chosen[0].get("data") if chosen else None
+        chosen = sorted(channel_entries(entries, self.channel), key=lambda e: e.get("locale") is not None)
+        return chosen[0]["data"] if chosen else None

@@ -1,0 +1,95 @@
+"""What the engines read from the store: the PIM structure the map stage needs, and which PIM
+items a run writes as SFCC products (all of them, or the delta of a differential run)."""
+
+from __future__ import annotations
+
+import json
+from typing import Callable, Iterator
+
+from ..map.assets import MainMedia
+from ..map.products import ProductMapper
+from ..map.variations import MASTER_VARIATION
+from ..rules import Attribute
+from ..settings import Job, ProductMapping, Site
+from ..sfcc import product_id_problem
+from ..store import Store
+
+
+def attributes_from(store: Store) -> dict[str, Attribute]:
+    return {a["code"]: Attribute(a["code"], a.get("type", ""), bool(a.get("localizable")), bool(a.get("scopable")),
+                                 a.get("reference_data_name"))
+            for a in store.iter("attributes")}
+
+
+def option_labels_from(store: Store) -> Callable[[str, str], dict[str, str]]:
+    """Option labels by (attribute, option code); structure data, small next to the catalog."""
+    labels = {(attribute, o["code"]): o.get("labels") or {} for attribute, o in store.rows("attribute-options")}
+    return lambda attribute, code: labels.get((attribute, code), {})
+
+
+def product_mapper(store: Store, job: Job, site: Site, **lookups) -> ProductMapper:
+    """The job's product mapper over the store's attributes and options; `lookups` as ProductMapper takes them."""
+    return ProductMapper(job.mappings.products, site, attributes_from(store), option_labels_from(store), **lookups)
+
+
+def main_media_from(store: Store) -> dict[str, MainMedia]:
+    """Asset family -> its main media (a file or a link, and its media type)."""
+    attributes = {(family, item["code"]): item for family, item in store.rows("asset-family-attributes")}
+    found = {}
+    for _, family in store.rows("asset-families"):
+        main = attributes.get((family["code"], family.get("attribute_as_main_media")))
+        if main and main.get("type") in ("media_file", "media_link"):
+            found[family["code"]] = MainMedia(main["code"], main["type"] == "media_link", main.get("prefix") or "",
+                                              main.get("suffix") or "", main.get("media_type") or "image")
+    return found
+
+
+# -- which items a run writes ---------------------------------------------------------------
+
+def catalog_rows(store: Store, mapping: ProductMapping, since: str | None) -> Iterator[tuple[bool, str, str]]:
+    """(is model, code, JSON) of the models, then the products, that a run writes: all of them,
+    or those of the `delta` since `since`. Left out: models that are no SFCC product (named like a
+    product, which the master job reports; level-1 models in Master-Variation)."""
+    skip = skipped_models(store, mapping)
+    models, products = (lambda: store.iter_raw("product-models"), lambda: store.iter_raw("products")) \
+        if since is None else delta(store, since)
+    for code, raw in models():
+        if code not in skip:
+            yield True, code, raw
+    for code, raw in products():
+        yield False, code, raw
+
+
+def catalog_count(store: Store, mapping: ProductMapping, since: str | None) -> int:
+    """How many rows `catalog_rows` gives (a full run counts without reading the items)."""
+    if since is not None:
+        return sum(1 for _ in catalog_rows(store, mapping, since))
+    return store.count("product-models") - len(skipped_models(store, mapping)) + store.count("products")
+
+
+def sfcc_products(store: Store, mapping: ProductMapping, since: str | None) -> Iterator[tuple[dict, bool, str]]:
+    """(item, is model, SFCC product id) of the `catalog_rows` whose id SFCC takes (the master job
+    reports the others)."""
+    for is_model, _, raw in catalog_rows(store, mapping, since):
+        item = json.loads(raw)
+        item_id = item.get("code") if is_model else item.get("identifier")
+        if not product_id_problem(item_id):
+            yield item, is_model, item_id
+
+
+def skipped_models(store: Store, mapping: ProductMapping) -> set[str]:
+    """Models that are no SFCC product: named like a product, or level-1 in Master-Variation."""
+    skip = set(store.shared_codes("product-models", "products"))
+    return skip | (store.sub_model_codes() if mapping.variations == MASTER_VARIATION else set())
+
+
+def delta(store: Store, since: str) -> tuple[Callable[[], Iterator], Callable[[], Iterator]]:
+    """What a differential run writes, as (code, JSON) streams of models and of products: items
+    whose content changed after `since`; the sub-models and products below a changed model, whose
+    inherited values changed with it; the models above a changed product (its `enabled` may have
+    changed the model's online flag)."""
+    changed = {code for code, _ in store.changed_raw("product-models", since)}
+    cascade = {code for code, _ in store.changed_raw("product-models", since, changed)}  # with their sub-models
+    above = store.models_above_changed_products(since)
+    return (lambda: store.changed_raw("product-models", since, changed, above),
+            lambda: store.changed_raw("products", since, cascade))
