@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 
 from transformer.cli import main
-from transformer.xsd import StreamValidator
+from transformer.xsd import StreamValidator, validate_file
 
 from conftest import ROOT
 
@@ -27,6 +27,18 @@ def test_each_entity_is_a_content_asset_and_each_record_a_json_attribute(tmp_pat
                                    NS).text)
     assert record["code"] == "nordvik" and {e["locale"] for e in record["values"]["label"]} <= {"en_US", "fr_FR", "de_DE"}
     assert (tmp_path / "site-import/meta/content-attributes.xml").is_file()
+
+
+def test_a_private_library_goes_to_the_site_folder_without_an_id(tmp_path: Path, config_dir: Path) -> None:
+    content = config_dir / "mappings" / "content.yaml"
+    content.write_text(content.read_text().replace("shared_library: true", "shared_library: false"))
+    assert main(["run", "4", "--demo", "--out", str(tmp_path), "--config", str(config_dir)]) == 0
+    library = tmp_path / "site-import/sites/RefArch/library/library.xml"
+    validate_file(library)
+    assert etree.parse(str(library)).getroot().get("library-id") is None  # a site's private library has no id
+    assert not (tmp_path / "site-import/libraries").exists()
+    report = json.loads((tmp_path / "reports" / "entity-import.json").read_text())
+    assert [o["output"] for o in report["outputs"]] == ["site_library", "metadata"]
 
 
 @pytest.mark.parametrize("chain", ["full", "differential"])

@@ -316,7 +316,7 @@ class _Loader:
 
     @staticmethod
     def prices_settings(loaded: Loaded, data: dict) -> PriceSettings:
-        return _plain(PriceSettings, data)
+        return _plain(PriceSettings, data, origin=loaded.location(("attribute",)))
 
     @staticmethod
     def content_settings(loaded: Loaded, data: dict) -> ContentSettings:
@@ -401,10 +401,11 @@ class _Loader:
         return found
 
 
-def _plain(cls, data: dict):
-    """A settings dataclass whose fields are the file's keys (schema-checked, defaults filled);
-    lists become tuples."""
-    return cls(**{f.name: tuple(v) if isinstance(v := data.get(f.name), list) else v for f in fields(cls)})
+def _plain(cls, data: dict, **extra):
+    """A settings dataclass whose fields are the file's keys (schema-checked, defaults filled) and
+    `extra`; lists become tuples."""
+    return cls(**{f.name: tuple(v) if isinstance(v := data.get(f.name), list) else v for f in fields(cls)
+                  if f.name not in extra}, **extra)
 
 
 def schema_problems(loaded: Loaded, schema_doc: dict) -> list[ConfigProblem]:

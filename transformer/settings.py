@@ -129,6 +129,7 @@ class PriceSettings:
     pricebook_id: str
     display_name: str
     online: bool
+    origin: Location  # of `attribute`
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ def media_assets_pricebook(run: JobRun) -> None:
             try:
                 amount = list_price(json.loads(raw), settings.attribute, currency, site.channel)
             except RuleError as exc:
-                run.record_error(product_id, settings.attribute, str(exc))
+                if currency == site.currencies[0]:  # one entry per product, not one per pricebook
+                    run.record_error(product_id, settings.attribute, str(exc), settings.origin)
                 continue
             if amount is not None:
                 report.counts[f"prices_{currency}"] += 1
