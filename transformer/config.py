@@ -253,11 +253,10 @@ class _Loader:
     def output(self, name: str, spec: dict, site: Site | None, where: tuple, jobs_file: Loaded) -> Output:
         templates = {kind: template for kind, template in _dict(spec.get("record_templates")).items()
                      if isinstance(template, str)}
-        for key, template in [("template", spec.get("template"))] + [(("record_templates", kind), t)
-                                                                      for kind, t in templates.items()]:
+        named = {("template",): spec.get("template")} | {("record_templates", k): t for k, t in templates.items()}
+        for key, template in named.items():
             if isinstance(template, str) and not (self.root / "templates" / template).is_file():
-                self.add(jobs_file, where + (key if isinstance(key, tuple) else (key,)),
-                         f"template not found: templates/{template}{hint(template, self.templates())}")
+                self.add(jobs_file, where + key, f"template not found: templates/{template}{hint(template, self.templates())}")
         path = spec.get("path")
         if isinstance(path, str):
             path = self.output_path(path, site, where + ("path",), jobs_file)
