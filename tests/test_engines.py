@@ -15,7 +15,8 @@ from lxml import etree
 
 from transformer.cli import demo_snapshot, main
 from transformer.config import load_config
-from transformer.engines import ENGINES, Engine
+from transformer.engines import ENGINES
+from transformer.settings import Engine
 from transformer.xsd import validate_file
 
 from conftest import ROOT, copy_config

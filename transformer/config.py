@@ -20,10 +20,10 @@ import jinja2
 import jsonschema
 
 from .endpoints import ENDPOINTS
-from .engines import ENGINES, Engine
+from .engines import ENGINES
 from .errors import ConfigError, ConfigProblem, hint
 from .rules import DEFAULT_RULE_BY_TYPE, RULES, Rule
-from .settings import (AssetSettings, AttributeOverride, Associations, CategorySettings, Config, ContentSettings,
+from .settings import (AssetSettings, AttributeOverride, Associations, CategorySettings, Config, ContentSettings, Engine,
                        FamilyAssociation, Field, Job, Mappings, Output, PriceSettings, ProductMapping, RecordGroup, Site,
                        Source, TypeRule)
 from .sfcc import SYSTEM_BY_NAME

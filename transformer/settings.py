@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Callable
 
 from .endpoints import Endpoint
 from .errors import Location, TransformerError, hint
 from .rules import Rule
 from .sfcc import SystemAttribute
-
-if TYPE_CHECKING:
-    from .engines import Engine
 
 
 @dataclass(frozen=True)
@@ -159,6 +156,20 @@ class Mappings:
 
 
 # -- jobs -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Engine:
+    """A row of the engine table (`engines.ENGINES`): what a job naming it may declare, and its function."""
+
+    name: str
+    run: Callable[..., None]  # called with the JobRun
+    description: str
+    modes: tuple[str, ...]
+    roles: tuple[str, ...]  # mapping roles a job must give it
+    outputs: dict[str, tuple[str, ...]]  # output name -> the kinds of records it renders
+    optional_roles: tuple[str, ...] = ()  # mapping roles it reads when a job gives them
+    enterprise: str | None = None  # the Enterprise Edition feature it needs, if any
+
 
 @dataclass(frozen=True)
 class Source:

@@ -8,9 +8,7 @@ lacks it. `jobs.schema.json` enumerates the same rows for editors; a test keeps 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
+from ..settings import Engine
 from .assets import assets
 from .entities import reference_entities
 from .grouping import record_grouping
@@ -19,24 +17,11 @@ from .master import master_catalog
 from .metadata import attributes_metadata
 from .pricebooks import media_assets_pricebook
 from .refinements import catalog_refinements
-from .run import JobRun
 from .storefront import storefront_catalog
 from .variations import variations
 
 FULL = ("full",)
 BOTH = ("full", "differential")
-
-
-@dataclass(frozen=True)
-class Engine:
-    name: str
-    run: Callable[[JobRun], None]
-    description: str
-    modes: tuple[str, ...]
-    roles: tuple[str, ...]  # mapping roles a job must give it
-    outputs: dict[str, tuple[str, ...]]  # output name -> the kinds of records it renders
-    optional_roles: tuple[str, ...] = ()  # mapping roles it reads when a job gives them
-    enterprise: str | None = None  # the Enterprise Edition feature it needs, if any
 
 
 ENGINES: dict[str, Engine] = {engine.name: engine for engine in (
