@@ -29,6 +29,26 @@ def test_each_entity_is_a_content_asset_and_each_record_a_json_attribute(tmp_pat
     assert (tmp_path / "site-import/meta/content-attributes.xml").is_file()
 
 
+def test_a_malformed_record_value_is_reported_and_the_record_kept(tmp_path: Path) -> None:
+    import shutil
+
+    from transformer.cli import demo_snapshot
+
+    snap = tmp_path / "snap"
+    shutil.copytree(demo_snapshot(), snap, ignore=shutil.ignore_patterns("*-files", "README.md"))
+    path = snap / "reference-entities" / "brand" / "records.json"
+    records = json.loads(path.read_text())
+    records[0]["values"]["broken"] = "not a list"
+    path.write_text(json.dumps(records))
+    assert main(["run", "4", "--snapshot", str(snap), "--out", str(tmp_path / "out"), "--config", str(ROOT)]) == 0
+    report = json.loads((tmp_path / "out" / "reports" / "entity-import.json").read_text())
+    record_id = f"akeneo_entity_brand_{records[0]['code']}"
+    assert [(e["id"], e["field"]) for e in report["errors"]] == [(record_id, "broken")]
+    root = etree.parse(str(tmp_path / "out" / "site-import/libraries/akeneo-shared-library/library.xml")).getroot()
+    text = root.find(f".//l:custom-attribute[@attribute-id='{record_id}']", NS).text
+    assert json.loads(text)["values"]["label"] and "broken" not in json.loads(text)["values"]
+
+
 def test_a_private_library_goes_to_the_site_folder_without_an_id(tmp_path: Path, config_dir: Path) -> None:
     content = config_dir / "mappings" / "content.yaml"
     content.write_text(content.read_text().replace("shared_library: true", "shared_library: false"))

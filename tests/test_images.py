@@ -64,6 +64,24 @@ def test_linked_images_with_locale_suffixed_view_types(tmp_path: Path, config_di
     assert {g.get("view-type") for g in root.iterfind(".//c:image-group", NS)} <= declared
 
 
+def test_a_malformed_image_value_is_reported_and_the_other_images_kept(tmp_path: Path) -> None:
+    import shutil
+
+    snap = tmp_path / "snap"
+    shutil.copytree(demo_snapshot(), snap, ignore=shutil.ignore_patterns("*-files", "README.md"))
+    products = json.loads((snap / "products.json").read_text())
+    product = next(p for p in products if p["values"].get("main_image") and p["values"].get("packshots"))
+    product["values"]["main_image"] = "not a list"
+    (snap / "products.json").write_text(json.dumps(products))
+    assert main(["run", "full-master-image", "--snapshot", str(snap), "--out", str(tmp_path / "out"),
+                 "--config", str(ROOT)]) == 0
+    report = json.loads((tmp_path / "out" / "reports" / "full-master-image.json").read_text())
+    assert [(e["id"], e["field"]) for e in report["errors"]] == [(product["identifier"], "main_image")]
+    root = etree.parse(str(tmp_path / "out" / IMAGES)).getroot()
+    paths = root.xpath(f"//c:product[@product-id='{product['identifier']}']//c:image/@path", namespaces=NS)
+    assert paths and all(path.startswith("assets/") for path in paths)  # its packshots are still there
+
+
 def product_attributes(catalog: Path, product_id: str) -> dict[tuple[str, str | None], str]:
     root = etree.parse(str(catalog)).getroot()
     product = root.find(f"c:product[@product-id='{product_id}']", NS)

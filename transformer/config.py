@@ -245,7 +245,7 @@ class _Loader:
                      f"(only {', '.join(DOWNLOADABLE)})")
         if endpoint is not None and not endpoint.filtered:
             for key in SOURCE_FILTERS:
-                if spec.get(key):
+                if spec.get(key) not in (None, []):  # [] is the default of locales and attributes
                     self.add(jobs_file, where + (key,), f"endpoint '{name}' takes no '{key}' filter")
         return Source(endpoint, spec.get("search"), spec.get("scope"), tuple(_list(spec.get("locales"))),
                       tuple(_list(spec.get("attributes"))), bool(spec.get("download")), spec.get("download_errors"))

@@ -217,19 +217,33 @@ def metric(data, ctx):
     return f"{format_decimal(data['amount'])} {_expect_str(data['unit'])}"
 
 
-def price_amounts(data: object) -> list[tuple[str, str]]:
-    """(currency, amount as an xs:decimal) of an Akeneo price collection, prices without an amount
-    left out: `[{"amount": "15.50", "currency": "EUR"}]` -> `[("EUR", "15.5")]`."""
-    if not isinstance(data, list) or not all(isinstance(p, dict) and "amount" in p and isinstance(p.get("currency"), str)
-                                             for p in data):
-        raise RuleError("expected a price collection [{amount, currency}]")
-    return [(p["currency"], format_decimal(p["amount"])) for p in data if p["amount"] not in (None, "")]
+PRICE_COLLECTION = "expected a price collection [{amount, currency}]"
+
+
+def price_amounts(data: object) -> tuple[list[tuple[str, str]], list[str]]:
+    """(currency, amount as an xs:decimal) of the well-formed prices of an Akeneo price collection
+    (prices without an amount left out), and what is wrong with the others:
+    `[{"amount": "15.50", "currency": "EUR"}]` -> `([("EUR", "15.5")], [])`."""
+    if not isinstance(data, list):
+        return [], [PRICE_COLLECTION]
+    amounts, problems = [], []
+    for entry in data:
+        if not (isinstance(entry, dict) and "amount" in entry and isinstance(entry.get("currency"), str)):
+            problems.append(PRICE_COLLECTION)
+        elif entry["amount"] not in (None, ""):
+            try:
+                amounts.append((entry["currency"], format_decimal(entry["amount"])))
+            except RuleError as exc:
+                problems.append(str(exc))
+    return amounts, problems
 
 
 @rule("price")
 def price(data, ctx, currency: str | None = None):
     """Prices as `<amount> <currency>` values, or one currency's amount: `[{"amount": "15.50", "currency": "EUR"}]` -> `15.5 EUR`."""
-    amounts = price_amounts(data)
+    amounts, problems = price_amounts(data)
+    if problems:
+        raise RuleError(problems[0])
     if currency is not None:
         return next((amount for code, amount in amounts if code == currency), None)
     return [f"{amount} {code}" for code, amount in amounts]

@@ -9,6 +9,7 @@ import json
 from ..map.assets import is_attribute
 from ..map.metadata import GROUP_ID, Definition, TypeExtension
 from ..map.values import X_DEFAULT, channel_values
+from ..rules import RuleError
 from ..sfcc import asset_attribute_id
 from ..store import Store
 from .read import attributes_from, main_media_from
@@ -45,10 +46,21 @@ def _touch_users(store: Store, since: str, channel: str) -> int:
     for kind in ("product-models", "products"):
         users = []
         for code, raw in store.iter_raw(kind):
-            values = json.loads(raw).get("values") or {}
-            used = {c for attribute in collections for _, data in channel_values(values.get(attribute), channel)
-                    if isinstance(data, list) for c in data}
-            if used & changed:
+            if used_assets(json.loads(raw), collections, channel) & changed:
                 users.append(code)
         touched += store.touch(kind, users)
     return touched
+
+
+def used_assets(item: dict, collections: list[str], channel: str) -> set[str]:
+    """The codes of the assets an item's asset collections hold (none for a malformed value: the
+    master job reports it)."""
+    values = item.get("values") or {}
+    used: set[str] = set()
+    for attribute in collections:
+        try:
+            used.update(c for _, data in channel_values(values.get(attribute) or (), channel) if isinstance(data, list)
+                        for c in data if isinstance(c, str))
+        except RuleError:
+            continue
+    return used

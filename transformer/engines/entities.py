@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from ..map.entities import entity_content
 from ..map.metadata import TypeExtension
-from ..rules import RuleError
 from .run import JobRun
 
 
@@ -17,11 +16,8 @@ def reference_entities(run: JobRun) -> None:
         records.setdefault(entity, []).append(record)
     contents, definitions = [], []
     for _, entity in store.rows("reference-entities"):
-        try:
-            content, defined = entity_content(entity, records.get(entity["code"], []), site)
-        except RuleError as exc:
-            run.record_error(entity["code"], "records", str(exc))
-            continue
+        content, defined, errors = entity_content(entity, records.get(entity["code"], []), site)
+        report.errors += [error.as_dict() for error in errors]
         contents.append(content)
         definitions += defined
         report.counts["entities"] += 1

@@ -26,11 +26,9 @@ def images(run: JobRun) -> None:
     def records() -> Iterator[ImagesView]:
         for item, is_model, item_id in sfcc_products(store, run.job.mappings.products, run.since):
             variations = _variation_images(store, item, family_variants, products) if is_model else []
-            try:
-                view = mapper.view(item_id, item, variations)
-            except RuleError as exc:
-                run.record_error(item_id, "images", str(exc))
-                continue
+            view, problems = mapper.view(item_id, item, variations)
+            for field, problem in problems:
+                run.record_error(item_id, field, problem)
             if view is not None:
                 report.counts["products_with_images"] += 1
                 report.counts["image_groups"] += len(view.groups)

@@ -13,12 +13,11 @@ from markupsafe import Markup
 
 from ..map.assets import AssetAttributes
 from ..parallel import batched, ordered_map
-from ..render import RecordRenderer, environment
 from ..report import Progress
 from ..settings import Config
 from ..store import Store
 from .read import catalog_count, catalog_rows, main_media_from, product_mapper
-from .run import JobRun
+from .run import JobRun, record_renderer
 
 CHUNK = 200  # records per unit of work handed to a worker
 OUTPUT = "catalog"
@@ -36,7 +35,7 @@ class ProductChunks:
             assets = AssetAttributes(main_media_from(store), lambda family, code: store.get("assets", code, family),
                                      job.mappings.assets.import_type, site)
         self.mapper = product_mapper(store, job, site, families=families, catalog=store, assets=assets)
-        self.render = RecordRenderer(environment(config.templates), job.outputs[OUTPUT].record_templates, site=site)
+        self.render = record_renderer(config, job.outputs[OUTPUT])
 
     def __call__(self, rows: list[tuple[bool, str]]) -> dict:
         fragments, errors, counts = [], [], Counter()

@@ -7,7 +7,6 @@ import json
 from typing import Iterator
 
 from ..map.prices import Pricebook, PriceRow, list_price
-from ..rules import RuleError
 from ..sfcc import product_id_problem
 from .run import JobRun
 
@@ -20,15 +19,15 @@ def media_assets_pricebook(run: JobRun) -> None:
     settings = run.job.mappings.prices
 
     def prices(currency: str) -> Iterator[PriceRow]:
-        for product_id, raw in store.iter_raw("products"):
+        for _, raw in store.iter_raw("products"):
+            product = json.loads(raw)
+            product_id = product.get("identifier")
             if product_id_problem(product_id):
                 continue  # the master job reports it
-            try:
-                amount = list_price(json.loads(raw), settings.attribute, currency, site.channel)
-            except RuleError as exc:
-                if currency == site.currencies[0]:  # one entry per product, not one per pricebook
-                    run.record_error(product_id, settings.attribute, str(exc), settings.origin)
-                continue
+            amount, problems = list_price(product, settings.attribute, currency, site.channel)
+            if currency == site.currencies[0]:  # the same for every currency: one entry per product
+                for problem in problems:
+                    run.record_error(product_id, settings.attribute, problem, settings.origin)
             if amount is not None:
                 report.counts[f"prices_{currency}"] += 1
                 yield PriceRow(product_id, amount)

@@ -9,15 +9,19 @@ from pathlib import Path
 from time import perf_counter
 from typing import Iterable, Iterator
 
-import jinja2
 from markupsafe import Markup
 
 from ..errors import Location, RecordError, TransformerError
 from ..package import write_validated
 from ..render import RecordRenderer, environment, render_document
 from ..report import RunReport
-from ..settings import Config, Job
+from ..settings import Config, Job, Output
 from ..store import Store
+
+
+def record_renderer(config: Config, output: Output) -> RecordRenderer:
+    """What renders the records of `output` (also in worker processes, which have no JobRun)."""
+    return RecordRenderer(environment(config.templates), output.record_templates, site=config.site)
 
 
 def differential_start(store: Store, job: Job) -> str | None:
@@ -61,17 +65,17 @@ class JobRun:
         path = self.archive / spec.path
         if not path.resolve().is_relative_to(self.archive.resolve()):
             raise TransformerError(f"output {spec.path} would be written outside {self.archive}")
-        document = render_document(self._environment, spec.template, self.records(output, records),
+        document = render_document(environment(self.config.templates), spec.template, self.records(output, records),
                                    site=self.config.site, **context)
         size = write_validated(path, document, self.report.timings)
-        self.report.outputs.append({"output": output, "path": spec.path, "bytes": size, "xsd_valid": True})
+        self.report.outputs.append({"output": output, "path": path.relative_to(self.archive).as_posix(), "bytes": size,
+                                    "xsd_valid": True})
 
     def records(self, output: str, views: Iterable[object]) -> Iterator[Markup]:
         """`views` rendered lazily with the record templates of `output` (for documents that nest
         record streams, such as pricebooks); fragments already rendered pass through."""
         if output not in self._renderers:
-            spec = self._output(output)
-            self._renderers[output] = RecordRenderer(self._environment, spec.record_templates, site=self.config.site)
+            self._renderers[output] = record_renderer(self.config, self._output(output))
         render = self._renderers[output]
         for view in views:
             yield view if isinstance(view, Markup) else render(view)
@@ -89,10 +93,6 @@ class JobRun:
         self.report.timings[stage] = self.report.timings.get(stage, 0.0) + perf_counter() - started
 
     # -------------------------------------------------------------------------------------
-
-    @cached_property
-    def _environment(self) -> jinja2.Environment:
-        return environment(self.config.templates)
 
     def _output(self, name: str):
         if name not in self.job.engine.outputs:

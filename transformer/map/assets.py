@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from ..rules import RuleError
 from ..settings import Site
 from ..sfcc import asset_attribute_id, safe_path, xml_safe
 from .values import ASSET_CHANNEL, channel_values, localize
@@ -39,26 +40,31 @@ class AssetAttributes:
         """`asset(family, code)`: the stored asset."""
         self.main_media, self.asset, self.import_type, self.site = main_media, asset, import_type, site
 
-    def values(self, family: str | None, codes: list) -> list[tuple[str, str | None, str]]:
-        """(custom attribute id, xml:lang or None, value) for the assets `codes` of `family`."""
+    def values(self, family: str | None, codes: list) -> tuple[list[tuple[str, str | None, str]], list[str]]:
+        """(custom attribute id, xml:lang or None, value) for the assets `codes` of `family`, and
+        what is wrong with the assets whose main media cannot be read (they are left out)."""
         main = self.main_media.get(family or "")
         if main is None or not is_attribute(main, self.import_type):
-            return []
+            return [], []
         site = self.site
-        found = []
+        found, problems = [], []
         for code in codes:
             asset = self.asset(family, code) if isinstance(code, str) else None
             if asset is None:
                 continue
-            entries = channel_values((asset.get("values") or {}).get(main.attribute), site.channel, site.locales,
-                                     ASSET_CHANNEL)
+            try:
+                entries = channel_values((asset.get("values") or {}).get(main.attribute) or (), site.channel,
+                                         site.locales, ASSET_CHANNEL)
+            except RuleError as exc:
+                problems.append(f"asset '{code}': {exc}")
+                continue
             by_locale = {locale: self._value(main, data) for locale, data in entries if isinstance(data, str)}
             custom_id = asset_attribute_id(code, main.attribute)
             if None in by_locale:
                 found.append((custom_id, None, by_locale[None]))
             else:
                 found += [(custom_id, lang, text) for lang, text in localize(by_locale, site.locales, site.default_locale)]
-        return found
+        return found, problems
 
     @staticmethod
     def _value(main: MainMedia, data: str) -> str:

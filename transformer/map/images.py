@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..rules import RuleError
 from ..settings import AssetSettings
 from ..sfcc import safe_path
 from .assets import MainMedia
@@ -54,30 +55,44 @@ class ImageMapper:
         return self.view_types + [f"{v}_{lang}" for v in self.view_types for lang in self.languages.values()]
 
     def view(self, item_id: str, item: dict, variations: list[tuple[list[tuple[str, str]], dict]] = ()
-             ) -> ImagesView | None:
+             ) -> tuple[ImagesView | None, list[tuple[str, str]]]:
         """The item's own images, then (masters) one group per `([(axis id, value)...], item)`: a
         level-1 model with its axis value, a variant with all of its axis values. Localized images
-        go to locale-suffixed view types (`large_fr-FR`): SFCC has no per-language image."""
+        go to locale-suffixed view types (`large_fr-FR`): SFCC has no per-language image. Also
+        (attribute, problem) of the item's values that could not be read (they are left out)."""
         groups: list[ImageGroup] = []
+        problems: list[tuple[str, str]] = []
         for variation, source in [([], item), *variations]:
-            for language, paths in self.paths(source).items():
+            # What is wrong below a master is reported with the variant (or model) it belongs to.
+            for language, paths in self.paths(source, problems if source is item else []).items():
                 groups += [ImageGroup(f"{v}_{language}" if language else v, paths, variation) for v in self.view_types]
-        return ImagesView(item_id, groups) if groups else None
+        return (ImagesView(item_id, groups) if groups else None), problems
 
-    def paths(self, item: dict) -> dict[str | None, list[str]]:
+    def paths(self, item: dict, problems: list[tuple[str, str]]) -> dict[str | None, list[str]]:
         """Image paths of an item by SFCC language (None: every language), in the configured
-        attribute order and the PIM's value order."""
+        attribute order and the PIM's value order; a value that cannot be read goes to `problems`."""
         values = item.get("values") or {}
         found: list[tuple[str | None, str]] = []
         for code in self.image_attributes:
-            media = self._data(values.get(code))
+            try:
+                media = self._data(values.get(code))
+            except RuleError as exc:
+                problems.append((code, str(exc)))
+                continue
             if isinstance(media, str) and media:
                 found.append((None, safe_path(media)))
         for code in self.asset_attributes:
             family = (self.attributes.get(code) or {}).get("reference_data_name")
-            codes = self._data(values.get(code))
+            try:
+                codes = self._data(values.get(code))
+            except RuleError as exc:
+                problems.append((code, str(exc)))
+                continue
             for asset_code in codes if isinstance(codes, list) else []:
-                found += self._asset_images(family, asset_code)
+                try:
+                    found += self._asset_images(family, asset_code)
+                except RuleError as exc:
+                    problems.append((code, f"asset '{asset_code}': {exc}"))
         by_language: dict[str | None, list[str]] = {}
         for language, path in found:
             paths = by_language.setdefault(language, [])
@@ -91,8 +106,8 @@ class ImageMapper:
         if main is None or main.media_type != "image" or main.link != self.links:
             return []
         asset = self.asset(family, asset_code)
-        entries = channel_values(((asset or {}).get("values") or {}).get(main.attribute), self.channel, self.languages,
-                                 ASSET_CHANNEL)
+        entries = channel_values(((asset or {}).get("values") or {}).get(main.attribute) or (), self.channel,
+                                 self.languages, ASSET_CHANNEL)
         images = []
         for locale, data in entries:
             if not isinstance(data, str):
@@ -107,5 +122,5 @@ class ImageMapper:
 
     def _data(self, entries: object) -> object:
         """A product value for the channel (or for no channel), preferring the one without locale."""
-        chosen = sorted(channel_entries(entries, self.channel), key=lambda e: e.get("locale") is not None)
+        chosen = sorted(channel_entries(entries or (), self.channel), key=lambda e: e.get("locale") is not None)
         return chosen[0]["data"] if chosen else None

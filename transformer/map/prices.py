@@ -7,7 +7,7 @@ from typing import Iterator
 
 from markupsafe import Markup
 
-from ..rules import format_decimal, price_amounts
+from ..rules import RuleError, format_decimal, price_amounts
 from .values import channel_values
 
 
@@ -26,13 +26,19 @@ class Pricebook:
     records: Iterator[Markup]  # its price tables, rendered as they stream
 
 
-def list_price(product: dict, attribute: str, currency: str, channel: str) -> str | None:
-    """The product's price in `currency` (the channel's value of the price attribute), or None."""
-    for _, data in channel_values((product.get("values") or {}).get(attribute), channel):
-        amount = next((amount for code, amount in price_amounts(data) if code == currency), None)
-        if amount is not None:
-            return price_text(amount)
-    return None
+def list_price(product: dict, attribute: str, currency: str, channel: str) -> tuple[str | None, list[str]]:
+    """The product's price in `currency` (from the channel's values of the price attribute) or None,
+    and what is wrong with the value (the same whatever the currency: every entry is read)."""
+    found, problems = None, []
+    try:
+        entries = channel_values((product.get("values") or {}).get(attribute) or (), channel)
+    except RuleError as exc:
+        return None, [str(exc)]
+    for _, data in entries:
+        amounts, wrong = price_amounts(data)
+        problems += wrong
+        found = found or next((amount for code, amount in amounts if code == currency), None)
+    return (price_text(found) if found is not None else None), problems
 
 
 def price_text(amount: object) -> str:

@@ -215,7 +215,9 @@ class ProductMapper:
                 view.custom += self._custom_values(plan, entries)
                 if self.assets is not None and plan.attribute.type == "pim_catalog_asset_collection":
                     codes = next((data for locale, data in channel_values(entries, self.site.channel)), [])
-                    view.custom += self.assets.values(plan.attribute.reference_data_name, codes)
+                    found, problems = self.assets.values(plan.attribute.reference_data_name, codes)
+                    view.custom += found
+                    errors += [RecordError(record_id, code, problem, plan.origin) for problem in problems]
             except RuleError as exc:
                 errors.append(RecordError(record_id, code, str(exc), plan.origin))
         if not is_model:  # a model's attributes include axes that only its variants hold
@@ -277,7 +279,7 @@ class ProductMapper:
                 data = self.catalog.enabled_below(item["code"])  # a model is online when a product below it is
             entries = [] if data in (None, "", []) else [(None, data)]
         else:
-            entries = channel_values(values.get(code), self.site.channel)
+            entries = channel_values(values.get(code) or (), self.site.channel)
         return self._apply(plan, entries)
 
     def _apply(self, plan: _Plan, entries) -> dict[str | None, Value]:

@@ -22,7 +22,7 @@ def channel_entries(entries: object, channel: str, languages: dict | None = None
     `channel` or for no channel, for one of `languages` or for no locale (any locale when None),
     and with data. Raises RuleError for anything but a list of such objects."""
     try:
-        return [e for e in entries or () if e.get(key) in (None, channel) and e.get("data") not in _EMPTY
+        return [e for e in entries if e.get(key) in (None, channel) and e.get("data") not in _EMPTY
                 and (languages is None or e.get("locale") is None or e.get("locale") in languages)]
     except (AttributeError, TypeError):
         raise RuleError(f"values must be a list of {{locale, {key}, data}} objects") from None

@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..endpoints import SELECT_TYPES
 from ..rules import format_decimal
 from ..sfcc import xml_safe
-from .values import X_DEFAULT, Localized, localize, localized_labels
+from .values import X_DEFAULT, Localized, channel_values, localize, localized_labels
 
 MASTER_VARIATION = "master-variation"
 MASTER_GROUP_VARIATION = "master-group-variation"
+# Axes whose values SFCC shows with a label per language (the options' labels).
+LABELLED_AXES = ("pim_catalog_simpleselect", "pim_reference_data_simpleselect")
 
 
 @dataclass
@@ -87,7 +88,7 @@ class VariationMapper:
 
     def _display(self, code: str, data: object, text: str) -> Localized:
         attribute = self.attributes.get(code, {})
-        if attribute.get("type") in SELECT_TYPES and isinstance(data, str):
+        if attribute.get("type") in LABELLED_AXES and isinstance(data, str):
             labels = self.option_labels(code, data)
             by_locale = {locale: xml_safe(labels.get(locale) or text) for locale in self.languages}
             return localize(by_locale, self.languages, self.default_locale)
@@ -98,11 +99,9 @@ class VariationMapper:
 
 
 def axis_value(item: dict, code: str) -> object:
-    """An axis value (axes are never localizable nor scopable)."""
-    for entry in (item.get("values") or {}).get(code) or ():
-        if isinstance(entry, dict) and entry.get("data") not in (None, "", []):
-            return entry["data"]
-    return None
+    """An axis value: axes are never localizable nor scopable, so the value without channel."""
+    found = channel_values((item.get("values") or {}).get(code) or (), channel=None)
+    return found[0][1] if found else None
 
 
 def axes_of(family_variant: dict) -> list[list[str]]:
