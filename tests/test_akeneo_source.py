@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from lxml import etree
 
 from transformer.cli import demo_snapshot, main
 from transformer.config import load_config
@@ -359,9 +360,9 @@ def test_secrets_never_reach_output_or_reports(pim, tmp_path: Path, monkeypatch,
 def test_chained_jobs_read_a_shared_source_once(pim, tmp_path: Path) -> None:
     puller = JobPuller(client_for(pim), "akeneo-master")
     with Store(tmp_path / "s.sqlite") as store:
-        puller(CONFIG.jobs["full-import-master"], store, None, tmp_path)
+        puller(CONFIG.jobs["full-import-master"], store, tmp_path)
         before = len(data_requests(pim, "products"))
-        second = puller(CONFIG.jobs["full-import-master-variation"], store, None, tmp_path)
+        second = puller(CONFIG.jobs["full-import-master-variation"], store, tmp_path)
     assert len(data_requests(pim, "products")) == before and second["items"] == {}
 
 
@@ -378,3 +379,57 @@ def test_a_community_edition_pim_skips_enterprise_jobs_in_one_line(pim, tmp_path
     assert main(["run", "full-import-master", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "out"),
                  "--config", str(ROOT)]) == 0
     assert not [r for r in pim.requests if "/asset" in r.path]
+
+
+# -- differential pulls ---------------------------------------------------------------------
+
+def test_a_differential_pull_sees_deletions_and_what_the_updated_read_missed(pim, tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite") as store:
+        pull_job(pim, store)
+        products = [{k: v for k, v in p.items() if k != "_links"} for p in store.iter("products")]
+        deleted, missed = products[0], products[1]
+        # The PIM's clock is behind: the change carries an `updated` older than the read's start.
+        missed = {**missed, "updated": "2001-01-01T00:00:00+00:00", "enabled": not missed["enabled"]}
+        pim.set_items("products", products[2:] + [missed])
+        report = pull_job(pim, store, job="differential-import-master", since="2026-01-01T00:00:00+00:00")
+        listing = [r for r in data_requests(pim, "products") if r.query.get("attributes") == ["sku"]]
+        assert listing and all("updated" not in r.query.get("search", [""])[0] for r in listing)  # same filters, no delta
+        assert report.gone == {"products": 1} and report.read_again == 1
+        assert store.get("products", deleted["identifier"]) is None
+        assert store.get("products", missed["identifier"])["enabled"] == missed["enabled"]
+        assert [code for code, _ in store.gone_since("products", 0)] == [deleted["identifier"]]
+
+
+def test_a_second_differential_run_writes_nothing_and_a_deletion_goes_offline_in_the_next(
+        pim, tmp_path: Path, monkeypatch, capsys) -> None:
+    connect(monkeypatch, pim)
+    store = str(tmp_path / "s.sqlite")
+    args = ["run", "catalog-differential", "--store", store, "--config", str(ROOT)]
+    assert main(args + ["--out", str(tmp_path / "first")]) == 0
+
+    def written(out: Path) -> dict[str, set[str]]:
+        found = {}
+        for name in ("catalog.xml", "variations.xml", "images.xml"):
+            path = out / "site-import/catalogs/akeneo-master" / name
+            found[name] = set(etree.parse(str(path)).getroot().xpath("//*[local-name()='product']/@product-id"))
+        storefront = etree.parse(str(out / "site-import/catalogs/akeneo-storefront/catalog.xml")).getroot()
+        found["assignments"] = set(storefront.xpath("//*[local-name()='category-assignment']/@product-id"))
+        return found
+
+    assert all(written(tmp_path / "first").values())
+    assert main(args + ["--out", str(tmp_path / "second")]) == 0
+    assert written(tmp_path / "second") == {"catalog.xml": set(), "variations.xml": set(), "images.xml": set(),
+                                            "assignments": set()}
+    products = json.loads((demo_snapshot() / "products.json").read_text())
+    gone = next(p for p in products if not p.get("parent") and p.get("categories"))
+    pim.set_items("products", [p for p in products if p is not gone])
+    assert main(args + ["--out", str(tmp_path / "third")]) == 0
+    third = tmp_path / "third" / "site-import/catalogs"
+    catalog = etree.parse(str(third / "akeneo-master/catalog.xml")).getroot()
+    offline = catalog.xpath(f"//*[local-name()='product'][@product-id='{gone['identifier']}']/*")
+    assert [(etree.QName(e).localname, e.text) for e in offline] == [("online-flag", "false")]
+    storefront = etree.parse(str(third / "akeneo-storefront/catalog.xml")).getroot()
+    deleted = storefront.xpath(f"//*[local-name()='category-assignment'][@product-id='{gone['identifier']}']")
+    assert deleted and all(a.get("mode") == "delete" for a in deleted)
+    assert {a.get("category-id") for a in deleted} >= set(gone["categories"]) & {
+        c["code"] for c in json.loads((demo_snapshot() / "categories.json").read_text()) if c["parent"]}

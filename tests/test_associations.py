@@ -59,7 +59,7 @@ def test_product_links_instead_of_recommendations(tmp_path: Path, config_dir: Pa
 
 
 def test_a_bad_target_is_left_out_alone_and_reported() -> None:
-    from transformer.map.products import associated
+    from transformer.pim import associated
 
     item = {"associations": {"X_SELL": {"products": ["OK-1", " bad", "X" * 101], "product_models": ["model"]}},
             "quantified_associations": {"X_SELL": {"products": [{"identifier": "OK-2", "quantity": 3}, {"quantity": 2}]}}}

@@ -27,7 +27,7 @@ def test_workers_write_the_same_bytes_as_one_process(tmp_path: Path) -> None:
         load_snapshot(tmp_path / "snap", store)
         serial = run_jobs(config, "full-import-master", store, tmp_path / "one", workers=1)[0]
         parallel = run_jobs(config, "full-import-master", store, tmp_path / "two", workers=2)[0]
-        assert store.last_success("full-import-master") is not None
+        assert store.output_state("catalogs/akeneo-master/catalog.xml") is not None
     path = Path("site-import/catalogs/akeneo-master/catalog.xml")
     assert (tmp_path / "one" / path).read_bytes() == (tmp_path / "two" / path).read_bytes()
     roots = sum(1 for line in (tmp_path / "snap" / "product-models.jsonl").open() if json.loads(line)["parent"] is None)
@@ -52,13 +52,13 @@ def test_a_failed_run_leaves_the_watermark_where_it_was(tmp_path: Path, capsys) 
     args = ["run", "full-import-master", "--offline", "--store", str(store), "--config", str(ROOT)]
     assert main(args + ["--out", str(tmp_path / "ok")]) == 0
     with Store(store) as opened:
-        before = opened.last_success("full-import-master")
+        before = opened.output_state("catalogs/akeneo-master/catalog.xml")
     blocker = tmp_path / "blocked"
     blocker.write_text("a file where the output folder should be")
     assert main(args + ["--out", str(blocker)]) == 1
     assert capsys.readouterr().err.startswith("error: Not a directory: ")
     with Store(store) as opened:
-        assert opened.last_success("full-import-master") == before
+        assert opened.output_state("catalogs/akeneo-master/catalog.xml") == before
 
 
 class _Terminal(io.StringIO):

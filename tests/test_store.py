@@ -75,17 +75,39 @@ def test_items_without_code_and_duplicates_are_warnings(tmp_path: Path) -> None:
         assert store.get("products", "a") == {"identifier": "a", "enabled": False}
 
 
-def test_run_state_moves_forward_only_after_success(tmp_path: Path) -> None:
+def test_output_state_moves_forward_only_with_a_committed_run(tmp_path: Path) -> None:
     with Store(tmp_path / "s.sqlite") as store:
-        assert store.last_success("job") is None
-        with store.run("job") as started:
-            pass
-        assert store.last_success("job") == started
-        with pytest.raises(RuntimeError), store.run("job"):
-            raise RuntimeError("killed")
-        assert store.last_success("job") == started
+        assert store.output_state("catalog.xml") is None
+        store.begin_run("r1", "job")
+        store.stage_output("r1", "catalog.xml", 7, "f1")
+        store.stage_assignments("r1", [("cat", "p", "c")])
+        assert store.output_state("catalog.xml") is None and store.assigned("cat", "p") == set()  # staged only
+        store.commit_run("r1")
+        assert store.output_state("catalog.xml") == (7, "f1") and store.assigned("cat", "p") == {"c"}
+        store.begin_run("r2", "job")
+        store.stage_output("r2", "catalog.xml", 9, "f2")
+        store.stage_assignments("r2", [("cat", "p", None)])
+        store.fail_run("r2")
+        store.begin_run("r3", "job")  # a run killed without a word: the next one forgets what it staged
+        store.stage_output("r3", "catalog.xml", 11, "f3")
+        store.begin_run("r4", "job")
+        store.commit_run("r4")
+        assert store.output_state("catalog.xml") == (7, "f1") and store.assigned("cat", "p") == {"c"}
         statuses = [row[0] for row in store.db.execute("SELECT status FROM runs ORDER BY id")]
-        assert statuses == ["succeeded", "failed"]
+        assert statuses == ["committed", "failed", "failed", "committed"]
+
+
+def test_a_reread_changes_no_version_and_a_deletion_gets_one(tmp_path: Path) -> None:
+    write(tmp_path / "snap" / "products.json", [{"identifier": "a", "enabled": True}, {"identifier": "b"}])
+    with Store(tmp_path / "s.sqlite") as store:
+        load_snapshot(tmp_path / "snap", store)
+        loaded = store.version()
+        load_snapshot(tmp_path / "snap", store)
+        assert [code for code, _ in store.changed_raw("products", loaded)] == []
+        write(tmp_path / "snap" / "products.json", [{"identifier": "a", "enabled": False}])
+        load_snapshot(tmp_path / "snap", store)
+        assert [code for code, _ in store.changed_raw("products", loaded)] == ["a"]
+        assert store.gone_since("products", loaded) == [("b", {"identifier": "b"})]
 
 
 def test_enabled_below_looks_through_sub_models(tmp_path: Path) -> None:

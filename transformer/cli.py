@@ -13,7 +13,6 @@ import jinja2
 
 from .config import load_config
 from .engines import ENGINES
-from .engines.run import differential_start
 from .errors import ConfigError, TransformerError
 from .pipeline import run_jobs
 from .rules import DEFAULT_RULE_BY_TYPE, RULES
@@ -160,7 +159,7 @@ def cmd_pull(args) -> int:
     with Store(args.store or args.config / DEFAULT_STORE) as store:
         for job_id in job_ids:
             job = config.jobs[job_id]
-            pulled = puller(job, store, differential_start(store, job), args.out / "site-import")
+            pulled = puller(job, store, args.out / "site-import")
             items = ", ".join(f"{n} {kind}" for kind, n in pulled["items"].items())
             print(f"{job.id}: {items or 'nothing new'}"
                   + (f"; {pulled['downloaded']} files downloaded, {pulled['unchanged']} unchanged" if pulled["downloaded"] or pulled["unchanged"] else "")

@@ -18,6 +18,7 @@ class RunReport:
     job: str
     title: str
     mode: str
+    run: str = ""  # the id of the run the job was part of
     started: str = field(default_factory=utc_now)
     finished: str | None = None
     status: str = "running"
@@ -30,7 +31,7 @@ class RunReport:
 
     def as_dict(self) -> dict:
         return {
-            "job": self.job, "title": self.title, "mode": self.mode, "status": self.status,
+            "run": self.run, "job": self.job, "title": self.title, "mode": self.mode, "status": self.status,
             "started": self.started, "finished": self.finished,
             "counts": dict(sorted(self.counts.items())),
             **({"pull": self.pull} if self.pull is not None else {}),

@@ -10,31 +10,78 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import StoreError
+from .pim import references
 
-FORMAT = 2  # bumped whenever the tables change
+FORMAT = 3  # bumped whenever the tables change
+
+# Values of the PIM types whose items an item refers to, indexed so that a change of the asset or
+# the appearance of the associated product brings the item into the next differential run.
+ASSET_COLLECTION = "pim_catalog_asset_collection"
+REFERRING = ("products", "product-models")
 
 _SCHEMA = """
+-- The store version counts writes; an item carries the version that last changed its content.
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 0);
 CREATE TABLE IF NOT EXISTS entities (
     kind    TEXT NOT NULL,
     parent  TEXT NOT NULL DEFAULT '',
     code    TEXT NOT NULL,
     updated TEXT,
     data    TEXT NOT NULL,
-    pulled  INTEGER,  -- the full pull that last saw the item; older ones are gone from the PIM
+    pulled  INTEGER,  -- the complete read that last saw the item; older ones are gone from the PIM
     hash    TEXT NOT NULL,
-    changed TEXT NOT NULL,  -- when the content last changed (UTC ISO 8601): what differential runs write
+    version INTEGER NOT NULL,  -- the store version that last changed its content (a re-read changes nothing)
+    created INTEGER NOT NULL,  -- the store version that first stored it
     PRIMARY KEY (kind, parent, code)
 );
+CREATE INDEX IF NOT EXISTS entities_by_version ON entities (kind, version);
+CREATE INDEX IF NOT EXISTS entities_by_creation ON entities (kind, created);
 -- Products and models by the model they belong to (variations read them model by model).
 CREATE INDEX IF NOT EXISTS entities_by_model ON entities (kind, json_extract(data, '$.parent'));
--- Category assignments as the storefront catalog has them after the last successful run, and
--- those of the running job, which replace them per product when it succeeds.
+-- What a product or model refers to: the assets of its asset collections ('assets', family, code)
+-- and the products and models it is associated with ('products', '', id).
+CREATE TABLE IF NOT EXISTS refs (
+    kind       TEXT NOT NULL,
+    code       TEXT NOT NULL,
+    ref_kind   TEXT NOT NULL,
+    ref_parent TEXT NOT NULL,
+    ref_code   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS refs_by_item ON refs (kind, code);
+CREATE INDEX IF NOT EXISTS refs_by_target ON refs (ref_kind, ref_parent, ref_code);
+CREATE TABLE IF NOT EXISTS gone (  -- items a complete read no longer found: deleted in the PIM
+    kind    TEXT NOT NULL,
+    parent  TEXT NOT NULL,
+    code    TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    data    TEXT NOT NULL  -- as it was last stored
+);
+CREATE INDEX IF NOT EXISTS gone_by_version ON gone (kind, version);
+-- What each output file last wrote: the store version it wrote everything up to, and the
+-- fingerprint of the configuration it was written with. Staged per run, committed together.
+CREATE TABLE IF NOT EXISTS outputs (
+    output      TEXT PRIMARY KEY,
+    version     INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    run         TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending_outputs (
+    run         TEXT NOT NULL,
+    output      TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL
+);
+-- Category assignments as the storefront catalog has them after the last committed run, and
+-- those of a running run, which replace them per product when it is committed.
 CREATE TABLE IF NOT EXISTS assignments (
     catalog  TEXT NOT NULL,
     product  TEXT NOT NULL,
@@ -42,21 +89,17 @@ CREATE TABLE IF NOT EXISTS assignments (
     PRIMARY KEY (catalog, product, category)
 );
 CREATE TABLE IF NOT EXISTS pending_assignments (
+    run      TEXT NOT NULL,
     catalog  TEXT NOT NULL,
     product  TEXT NOT NULL,
     category TEXT  -- NULL: the product has no assignment any more
 );
-CREATE INDEX IF NOT EXISTS pending_by_catalog ON pending_assignments (catalog, product);
+CREATE INDEX IF NOT EXISTS pending_by_run ON pending_assignments (run, catalog, product);
 CREATE TABLE IF NOT EXISTS refinements (  -- refinement definitions saved from a catalog export (job 6)
     catalog  TEXT NOT NULL,
     category TEXT NOT NULL,
     xml      TEXT NOT NULL,
     PRIMARY KEY (catalog, category)
-);
-CREATE TABLE IF NOT EXISTS gone (  -- items a full read no longer found: deleted in the PIM
-    kind TEXT NOT NULL,
-    code TEXT NOT NULL,
-    at   TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cursors (
     stream   TEXT PRIMARY KEY,  -- endpoint, parent and query of one paged read
@@ -64,22 +107,22 @@ CREATE TABLE IF NOT EXISTS cursors (
     next_url TEXT NOT NULL,
     pull     INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS reads (  -- when each source was last read completely (differential reads start there)
+    source  TEXT PRIMARY KEY,
+    started TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS media (
     code   TEXT PRIMARY KEY,
     path   TEXT NOT NULL,
     sha256 TEXT NOT NULL,
     size   INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS job_state (
-    job                TEXT PRIMARY KEY,
-    last_success_start TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS runs (
-    id       INTEGER PRIMARY KEY,
-    job      TEXT NOT NULL,
+    id       TEXT PRIMARY KEY,
+    name     TEXT NOT NULL,
     started  TEXT NOT NULL,
     finished TEXT,
-    status   TEXT NOT NULL
+    status   TEXT NOT NULL  -- running | committed | failed
 );
 """
 
@@ -120,37 +163,78 @@ class Store:
 
     # -- entities ---------------------------------------------------------------------
 
+    def version(self) -> int:
+        """The store's current version: every change of an item has a version up to this one."""
+        return self.db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
+
+    def _next_version(self) -> int:
+        return self.db.execute("UPDATE meta SET value = value + 1 WHERE key = 'version' RETURNING value").fetchone()[0]
+
     def put_many(self, kind: str, items: Iterable[tuple[str, str, dict]], pulled: int | None = None) -> int:
         """Insert or replace `(parent, code, item)` rows of one kind in one transaction."""
         with self.db:
             return self._put(kind, items, pulled)
 
     def _put(self, kind: str, items: Iterable[tuple[str, str, dict]], pulled: int | None) -> int:
-        now = utc_now()
-        rows = []
+        version = self._next_version()
+        rows, refs = [], []
+        collections = self._asset_collections() if kind in REFERRING else None
         for parent, code, item in items:
             item = {k: v for k, v in item.items() if k != "_links"}  # links change with paging, not with the item
             data = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
             rows.append((kind, parent, code, item.get("updated"), data, pulled,
-                         hashlib.sha1(data.encode()).hexdigest(), now))
-        # An item keeps its `changed` time while its content stays the same.
-        return self.db.executemany(
-            "INSERT INTO entities (kind, parent, code, updated, data, pulled, hash, changed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (kind, parent, code) DO UPDATE SET updated = excluded.updated, data = excluded.data,"
-            " pulled = excluded.pulled, changed = CASE WHEN hash = excluded.hash THEN changed ELSE excluded.changed END,"
-            " hash = excluded.hash", rows).rowcount
+                         hashlib.sha1(data.encode()).hexdigest(), version, version))
+            if collections is not None:
+                refs += [(kind, code, *ref) for ref in references(item, collections)]
+        # An item keeps its version while its content stays the same: a re-read changes nothing.
+        count = self.db.executemany(
+            "INSERT INTO entities (kind, parent, code, updated, data, pulled, hash, version, created)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, parent, code) DO UPDATE SET"
+            " updated = excluded.updated, data = excluded.data, pulled = excluded.pulled,"
+            " version = CASE WHEN hash = excluded.hash THEN version ELSE excluded.version END, hash = excluded.hash",
+            rows).rowcount
+        if collections is not None:
+            self.db.execute("DELETE FROM refs WHERE kind = ? AND code IN (SELECT value FROM json_each(?))",
+                            (kind, json.dumps([row[2] for row in rows])))
+            self.db.executemany("INSERT INTO refs (kind, code, ref_kind, ref_parent, ref_code) VALUES (?, ?, ?, ?, ?)",
+                                refs)
+        return count
+
+    def _asset_collections(self) -> dict[str, str]:
+        """Asset collection attributes and the asset family of each."""
+        return dict(self.db.execute(
+            "SELECT code, json_extract(data, '$.reference_data_name') FROM entities WHERE kind = 'attributes'"
+            " AND json_extract(data, '$.type') = ?", (ASSET_COLLECTION,)))
 
     def put_page(self, kind: str, items: Iterable[tuple[str, str, dict]], pulled: int, stream: str,
                  next_url: str | None) -> int:
         """Store one page and where the read goes next, together: a killed pull resumes after it."""
         with self.db:
             count = self._put(kind, items, pulled)
-            if next_url is None:
-                self.db.execute("DELETE FROM cursors WHERE stream = ?", (stream,))
-            else:
-                self.db.execute("INSERT OR REPLACE INTO cursors (stream, kind, next_url, pull) VALUES (?, ?, ?, ?)",
-                                (stream, kind, next_url, pulled))
+            self._cursor(kind, pulled, stream, next_url)
         return count
+
+    def see_page(self, kind: str, seen: list[tuple[str, str, str | None]], pulled: int, stream: str,
+                 next_url: str | None) -> list[tuple[str, str]]:
+        """Mark the (parent, code, updated) that an identifier-only read saw as seen by read `pulled`,
+        without touching their content; returns the (parent, code) it saw that the store lacks or
+        holds with another `updated` (to be read again in full)."""
+        with self.db:
+            stored = dict(((parent, code), updated) for parent, code, updated in self.db.execute(
+                "SELECT parent, code, updated FROM entities WHERE kind = ? AND code IN (SELECT value FROM json_each(?))",
+                (kind, json.dumps([code for _, code, _ in seen]))))
+            self.db.executemany("UPDATE entities SET pulled = ? WHERE kind = ? AND parent = ? AND code = ?",
+                                [(pulled, kind, parent, code) for parent, code, updated in seen
+                                 if stored.get((parent, code), "missing") == updated])
+            self._cursor(kind, pulled, stream, next_url)
+        return [(parent, code) for parent, code, updated in seen if stored.get((parent, code), "missing") != updated]
+
+    def _cursor(self, kind: str, pulled: int, stream: str, next_url: str | None) -> None:
+        if next_url is None:
+            self.db.execute("DELETE FROM cursors WHERE stream = ?", (stream,))
+        else:
+            self.db.execute("INSERT OR REPLACE INTO cursors (stream, kind, next_url, pull) VALUES (?, ?, ?, ?)",
+                            (stream, kind, next_url, pulled))
 
     def cursor(self, stream: str) -> tuple[str, int] | None:
         """(next URL, pull) of an interrupted read of `stream`."""
@@ -158,40 +242,55 @@ class Store:
         return (row[0], row[1]) if row else None
 
     def forget_unseen(self, kind: str, pulled: int) -> int:
-        """After a complete full read of `kind`: drop the items it did not see (gone from the PIM),
-        remembering when, so the next runs can take them offline."""
+        """After a complete read of `kind`: drop the items it did not see (gone from the PIM),
+        remembering them under a new version, so the next runs of every output write their deletion."""
         unseen = "FROM entities WHERE kind = ? AND (pulled IS NULL OR pulled <> ?)"
         with self.db:
-            self.db.execute(f"INSERT INTO gone (kind, code, at) SELECT kind, code, ? {unseen}", (utc_now(), kind, pulled))
+            if not self.db.execute(f"SELECT 1 {unseen} LIMIT 1", (kind, pulled)).fetchone():
+                return 0
+            version = self._next_version()
+            self.db.execute(f"INSERT INTO gone (kind, parent, code, version, data) SELECT kind, parent, code, ?, data"
+                            f" {unseen}", (version, kind, pulled))
+            self.db.execute(f"DELETE FROM refs WHERE kind = ? AND code IN (SELECT code {unseen})", (kind, kind, pulled))
             return self.db.execute(f"DELETE {unseen}", (kind, pulled)).rowcount
 
-    def gone_since(self, kind: str, since: str) -> list[str]:
-        """Codes of `kind` that disappeared after `since` and have not come back."""
-        return [code for (code,) in self.db.execute(
-            "SELECT DISTINCT code FROM gone g WHERE kind = ? AND at > ? AND NOT EXISTS"
-            " (SELECT 1 FROM entities e WHERE e.kind = g.kind AND e.code = g.code) ORDER BY code", (kind, since))]
+    def gone_since(self, kind: str, since: int) -> list[tuple[str, dict]]:
+        """(code, last stored item) of the items of `kind` that disappeared after version `since` and
+        have not come back, in code order."""
+        return [(code, json.loads(data)) for code, data in self.db.execute(
+            "SELECT code, data FROM gone g WHERE kind = ? AND version > ? AND NOT EXISTS"
+            " (SELECT 1 FROM entities e WHERE e.kind = g.kind AND e.parent = g.parent AND e.code = g.code)"
+            " GROUP BY code HAVING version = MAX(version) ORDER BY code", (kind, since))]
 
-    def changed_raw(self, kind: str, since: str, parents: Iterable[str] = (), codes: Iterable[str] = ()
+    def changed_raw(self, kind: str, since: int, parents: Iterable[str] = (), codes: Iterable[str] = ()
                     ) -> Iterator[tuple[str, str]]:
-        """(code, JSON) of the items of `kind` whose content changed after `since`, whose parent is
-        one of `parents`, or whose code is one of `codes`, in code order."""
-        rows = self.db.execute(
-            "SELECT code, data FROM entities WHERE kind = ? AND (changed > ? OR json_extract(data, '$.parent') IN"
+        """(code, JSON) of the items of `kind` whose content changed after version `since`, whose
+        parent is one of `parents`, or whose code is one of `codes`, in code order."""
+        yield from self.db.execute(
+            "SELECT code, data FROM entities WHERE kind = ? AND (version > ? OR json_extract(data, '$.parent') IN"
             " (SELECT value FROM json_each(?)) OR code IN (SELECT value FROM json_each(?))) ORDER BY parent, code",
             (kind, since, json.dumps(sorted(parents)), json.dumps(sorted(codes))))
-        yield from rows
 
-    def touch(self, kind: str, codes: Iterable[str]) -> int:
-        """Mark items as changed now (their content did not change, what they show did: an asset)."""
-        with self.db:
-            return self.db.executemany("UPDATE entities SET changed = ? WHERE kind = ? AND code = ?",
-                                       [(utc_now(), kind, code) for code in codes]).rowcount
+    def referring(self, kind: str, since: int, ref_kind: str) -> set[str]:
+        """Codes of the items of `kind` whose references of `ref_kind` changed after version `since`:
+        an asset they use changed or went ('assets'), or a product or model they are associated with
+        appeared or went ('products')."""
+        return {code for (code,) in self.db.execute(
+            "SELECT DISTINCT r.code FROM refs r JOIN ("
+            " SELECT 'assets' AS k, parent AS p, code AS c FROM entities WHERE kind = 'assets' AND version > :since"
+            " UNION SELECT 'products', '', code FROM entities WHERE kind IN ('products', 'product-models')"
+            "  AND parent = '' AND created > :since"
+            " UNION SELECT 'assets', parent, code FROM gone WHERE kind = 'assets' AND version > :since"
+            " UNION SELECT 'products', '', code FROM gone WHERE kind IN ('products', 'product-models')"
+            "  AND version > :since"
+            ") t ON r.ref_kind = t.k AND r.ref_parent = t.p AND r.ref_code = t.c WHERE r.kind = :kind"
+            " AND r.ref_kind = :ref_kind", {"since": since, "kind": kind, "ref_kind": ref_kind})}
 
-    def models_above_changed_products(self, since: str) -> set[str]:
-        """The product models (parents and their parents) of products changed after `since`."""
+    def models_above_changed_products(self, since: int) -> set[str]:
+        """The product models (parents and their parents) of products changed after version `since`."""
         parent = "json_extract(data, '$.parent')"
         direct = {code for (code,) in self.db.execute(
-            f"SELECT DISTINCT {parent} FROM entities WHERE kind = 'products' AND changed > ? AND {parent} IS NOT NULL",
+            f"SELECT DISTINCT {parent} FROM entities WHERE kind = 'products' AND version > ? AND {parent} IS NOT NULL",
             (since,))}
         upper = {code for (code,) in self.db.execute(
             f"SELECT DISTINCT {parent} FROM entities WHERE kind = 'product-models' AND {parent} IS NOT NULL"
@@ -276,6 +375,12 @@ class Store:
                               (kind, parent, code)).fetchone()
         return json.loads(row[0]) if row else None
 
+    def identifier_attribute(self) -> str | None:
+        """The code of the PIM's identifier attribute (`sku` in most PIMs)."""
+        row = self.db.execute("SELECT code FROM entities WHERE kind = 'attributes'"
+                              " AND json_extract(data, '$.type') = 'pim_catalog_identifier' ORDER BY code LIMIT 1").fetchone()
+        return row[0] if row else None
+
     def count(self, kind: str) -> int:
         return self.db.execute("SELECT COUNT(*) FROM entities WHERE kind = ?", (kind,)).fetchone()[0]
 
@@ -286,24 +391,11 @@ class Store:
         return {c for (c,) in self.db.execute("SELECT category FROM assignments WHERE catalog = ? AND product = ?",
                                               (catalog, product))}
 
-    def stage_assignments(self, rows: list[tuple[str, str, str | None]]) -> None:
-        """(catalog, product, category or None) written by the running job, kept apart until it succeeds."""
+    def stage_assignments(self, run: str, rows: list[tuple[str, str, str | None]]) -> None:
+        """(catalog, product, category or None) written by run `run`, kept apart until it is committed."""
         with self.db:
-            self.db.executemany("INSERT INTO pending_assignments (catalog, product, category) VALUES (?, ?, ?)", rows)
-
-    def commit_assignments(self, catalog: str) -> None:
-        """The running job succeeded: its assignments replace the earlier ones of the same products."""
-        with self.db:
-            self.db.execute("DELETE FROM assignments WHERE catalog = ? AND product IN"
-                            " (SELECT product FROM pending_assignments WHERE catalog = ?)", (catalog, catalog))
-            self.db.execute("INSERT OR IGNORE INTO assignments (catalog, product, category) SELECT catalog, product,"
-                            " category FROM pending_assignments WHERE catalog = ? AND category IS NOT NULL", (catalog,))
-            self.db.execute("DELETE FROM pending_assignments WHERE catalog = ?", (catalog,))
-
-    def drop_pending_assignments(self, catalog: str) -> None:
-        """Forget what a failed (or killed) run staged."""
-        with self.db:
-            self.db.execute("DELETE FROM pending_assignments WHERE catalog = ?", (catalog,))
+            self.db.executemany("INSERT INTO pending_assignments (run, catalog, product, category) VALUES (?, ?, ?, ?)",
+                                [(run, *row) for row in rows])
 
     # -- saved refinements ---------------------------------------------------------------
 
@@ -317,26 +409,60 @@ class Store:
     def refinements(self, catalog: str) -> dict[str, str]:
         return dict(self.db.execute("SELECT category, xml FROM refinements WHERE catalog = ?", (catalog,)))
 
-    # -- run state ----------------------------------------------------------------------
+    # -- run state: what the outputs last wrote, moved forward only with a committed run -----------
 
-    def last_success(self, job: str) -> str | None:
-        """Start time (UTC ISO 8601) of the job's last successful run."""
-        row = self.db.execute("SELECT last_success_start FROM job_state WHERE job = ?", (job,)).fetchone()
+    def output_state(self, output: str) -> tuple[int, str] | None:
+        """(store version, fingerprint) that the last committed run writing `output` wrote it with."""
+        row = self.db.execute("SELECT version, fingerprint FROM outputs WHERE output = ?", (output,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def stage_output(self, run: str, output: str, version: int, fingerprint: str) -> None:
+        with self.db:
+            self.db.execute("INSERT INTO pending_outputs (run, output, version, fingerprint) VALUES (?, ?, ?, ?)",
+                            (run, output, version, fingerprint))
+
+    def begin_run(self, run: str, name: str) -> None:
+        """Record a run; what earlier runs that never finished staged is forgotten."""
+        with self.db:
+            stale = "(SELECT id FROM runs WHERE status = 'running')"
+            self.db.execute(f"DELETE FROM pending_outputs WHERE run IN {stale}")
+            self.db.execute(f"DELETE FROM pending_assignments WHERE run IN {stale}")
+            self.db.execute(f"UPDATE runs SET status = 'failed' WHERE id IN {stale}")
+            self.db.execute("INSERT INTO runs (id, name, started, status) VALUES (?, ?, ?, 'running')", (run, name, utc_now()))
+
+    def commit_run(self, run: str) -> None:
+        """The run's archive is complete: every output it staged, and its category assignments,
+        become what the outputs last wrote, together."""
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO outputs (output, version, fingerprint, run) SELECT output, version,"
+                            " fingerprint, run FROM pending_outputs WHERE run = ?", (run,))
+            self.db.execute("DELETE FROM assignments WHERE (catalog, product) IN"
+                            " (SELECT catalog, product FROM pending_assignments WHERE run = ?)", (run,))
+            self.db.execute("INSERT OR IGNORE INTO assignments (catalog, product, category) SELECT catalog, product,"
+                            " category FROM pending_assignments WHERE run = ? AND category IS NOT NULL", (run,))
+            self._end_run(run, "committed")
+
+    def fail_run(self, run: str) -> None:
+        """The run did not complete: nothing it staged counts."""
+        with self.db:
+            self._end_run(run, "failed")
+
+    def _end_run(self, run: str, status: str) -> None:
+        self.db.execute("DELETE FROM pending_outputs WHERE run = ?", (run,))
+        self.db.execute("DELETE FROM pending_assignments WHERE run = ?", (run,))
+        self.db.execute("UPDATE runs SET finished = ?, status = ? WHERE id = ?", (utc_now(), status, run))
+
+    def run_status(self, run: str) -> str | None:
+        row = self.db.execute("SELECT status FROM runs WHERE id = ?", (run,)).fetchone()
         return row[0] if row else None
 
-    @contextmanager
-    def run(self, job: str) -> Iterator[str]:
-        """Record a run of `job`; its start time becomes the job's watermark only if the block succeeds."""
-        started = utc_now()
+    # -- reads ------------------------------------------------------------------------------
+
+    def last_read(self, source: str) -> str | None:
+        """When (UTC ISO 8601) the last complete read of `source` started."""
+        row = self.db.execute("SELECT started FROM reads WHERE source = ?", (source,)).fetchone()
+        return row[0] if row else None
+
+    def record_read(self, source: str, started: str) -> None:
         with self.db:
-            run_id = self.db.execute("INSERT INTO runs (job, started, status) VALUES (?, ?, 'running')",
-                                     (job, started)).lastrowid
-        try:
-            yield started
-        except BaseException:
-            with self.db:
-                self.db.execute("UPDATE runs SET finished = ?, status = 'failed' WHERE id = ?", (utc_now(), run_id))
-            raise
-        with self.db:
-            self.db.execute("UPDATE runs SET finished = ?, status = 'succeeded' WHERE id = ?", (utc_now(), run_id))
-            self.db.execute("INSERT OR REPLACE INTO job_state (job, last_success_start) VALUES (?, ?)", (job, started))
+            self.db.execute("INSERT OR REPLACE INTO reads (source, started) VALUES (?, ?)", (source, started))

@@ -12,6 +12,7 @@ from typing import Iterator
 from markupsafe import Markup
 
 from ..map.assets import AssetAttributes
+from ..map.products import shows_associations
 from ..parallel import batched, ordered_map
 from ..report import Progress
 from ..settings import Config
@@ -80,10 +81,11 @@ def master_catalog(run: JobRun) -> None:
     clashes = store.shared_codes("product-models", "products")
     for code in clashes:
         run.record_error(code, "code", "a product has the same id; the product model is skipped")
-    total = catalog_count(store, mapping, run.since)
-    previous = run.previous_success
-    gone = [] if previous is None else store.gone_since("product-models", previous) + store.gone_since("products", previous)
-    batches = batched(((is_model, raw) for is_model, _, raw in catalog_rows(store, mapping, run.since)), CHUNK)
+    shows = shows_associations(mapping)
+    total = catalog_count(store, mapping, run.since, shows)
+    gone = [code for kind in ("product-models", "products") for code, _ in store.gone_since(kind, run.written_up_to)] \
+        if run.written_up_to is not None else []
+    batches = batched(((is_model, raw) for is_model, _, raw in catalog_rows(store, mapping, run.since, shows)), CHUNK)
     if run.workers > 1 and total > CHUNK * run.workers:
         results = ordered_map(_product_chunk, batches, run.workers, _start_worker, setup)
     else:

@@ -46,13 +46,17 @@ def main_media_from(store: Store) -> dict[str, MainMedia]:
 
 # -- which items a run writes ---------------------------------------------------------------
 
-def catalog_rows(store: Store, mapping: ProductMapping, since: str | None) -> Iterator[tuple[bool, str, str]]:
+ShowsAssociations = Callable[[dict], bool] | None  # whether an item's output shows its associations
+
+
+def catalog_rows(store: Store, mapping: ProductMapping, since: int | None, shows: ShowsAssociations = None
+                 ) -> Iterator[tuple[bool, str, str]]:
     """(is model, code, JSON) of the models, then the products, that a run writes: all of them,
     or those of the `delta` since `since`. Left out: models that are no SFCC product (named like a
     product, which the master job reports; level-1 models in Master-Variation)."""
     skip = skipped_models(store, mapping)
     models, products = (lambda: store.iter_raw("product-models"), lambda: store.iter_raw("products")) \
-        if since is None else delta(store, since)
+        if since is None else delta(store, since, shows)
     for code, raw in models():
         if code not in skip:
             yield True, code, raw
@@ -60,17 +64,18 @@ def catalog_rows(store: Store, mapping: ProductMapping, since: str | None) -> It
         yield False, code, raw
 
 
-def catalog_count(store: Store, mapping: ProductMapping, since: str | None) -> int:
+def catalog_count(store: Store, mapping: ProductMapping, since: int | None, shows: ShowsAssociations = None) -> int:
     """How many rows `catalog_rows` gives (a full run counts without reading the items)."""
     if since is not None:
-        return sum(1 for _ in catalog_rows(store, mapping, since))
+        return sum(1 for _ in catalog_rows(store, mapping, since, shows))
     return store.count("product-models") - len(skipped_models(store, mapping)) + store.count("products")
 
 
-def sfcc_products(store: Store, mapping: ProductMapping, since: str | None) -> Iterator[tuple[dict, bool, str]]:
+def sfcc_products(store: Store, mapping: ProductMapping, since: int | None, shows: ShowsAssociations = None
+                  ) -> Iterator[tuple[dict, bool, str]]:
     """(item, is model, SFCC product id) of the `catalog_rows` whose id SFCC takes (the master job
     reports the others)."""
-    for is_model, _, raw in catalog_rows(store, mapping, since):
+    for is_model, _, raw in catalog_rows(store, mapping, since, shows):
         item = json.loads(raw)
         item_id = item.get("code") if is_model else item.get("identifier")
         if not product_id_problem(item_id):
@@ -83,13 +88,24 @@ def skipped_models(store: Store, mapping: ProductMapping) -> set[str]:
     return skip | (store.sub_model_codes() if mapping.variations == MASTER_VARIATION else set())
 
 
-def delta(store: Store, since: str) -> tuple[Callable[[], Iterator], Callable[[], Iterator]]:
+def delta(store: Store, since: int, shows_associations: ShowsAssociations = None
+          ) -> tuple[Callable[[], Iterator], Callable[[], Iterator]]:
     """What a differential run writes, as (code, JSON) streams of models and of products: items
-    whose content changed after `since`; the sub-models and products below a changed model, whose
-    inherited values changed with it; the models above a changed product (its `enabled` may have
-    changed the model's online flag)."""
-    changed = {code for code, _ in store.changed_raw("product-models", since)}
-    cascade = {code for code, _ in store.changed_raw("product-models", since, changed)}  # with their sub-models
+    whose content changed after store version `since`, or whose references did (an asset they use
+    changed; a product they are associated with appeared or went, for the items whose output
+    `shows_associations`); the sub-models and products below a changed model, whose inherited
+    values changed with it; the models above a changed product (its `enabled` may have changed the
+    model's online flag)."""
+    def referring(kind: str) -> set[str]:
+        found = store.referring(kind, since, "assets")
+        if shows_associations is not None:
+            found |= {code for code in store.referring(kind, since, "products")
+                      if shows_associations(store.get(kind, code) or {})}
+        return found
+
+    models, products = referring("product-models"), referring("products")
+    changed = {code for code, _ in store.changed_raw("product-models", since, codes=models)}
+    cascade = {code for code, _ in store.changed_raw("product-models", since, changed, models)}  # and sub-models
     above = store.models_above_changed_products(since)
-    return (lambda: store.changed_raw("product-models", since, changed, above),
-            lambda: store.changed_raw("products", since, cascade))
+    return (lambda: store.changed_raw("product-models", since, changed, above | models),
+            lambda: store.changed_raw("products", since, cascade, products))

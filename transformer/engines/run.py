@@ -3,7 +3,9 @@ starts from, and the one write path (render, stream, validate, write atomically,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
+from dataclasses import dataclass, field, fields, is_dataclass
 from functools import cached_property
 from pathlib import Path
 from time import perf_counter
@@ -11,6 +13,7 @@ from typing import Iterable, Iterator
 
 from markupsafe import Markup
 
+from .. import __version__
 from ..errors import Location, RecordError, TransformerError
 from ..package import write_validated
 from ..render import RecordRenderer, environment, render_document
@@ -24,12 +27,6 @@ def record_renderer(config: Config, output: Output) -> RecordRenderer:
     return RecordRenderer(environment(config.templates), output.record_templates, site=config.site)
 
 
-def differential_start(store: Store, job: Job) -> str | None:
-    """The watermark a differential run of `job` starts from: the start of its last successful run
-    (None for a full run, or before any success)."""
-    return store.last_success(job.id) if job.mode == "differential" else None
-
-
 @dataclass
 class JobRun:
     """Everything an engine needs for one run of one job."""
@@ -40,20 +37,44 @@ class JobRun:
     archive: Path  # root of the site-import archive layout
     report: RunReport
     workers: int = 1
+    run_id: str = ""
+    version: int = 0  # the store version this run writes everything up to (read once its pull is done)
     _renderers: dict[str, RecordRenderer] = field(default_factory=dict, repr=False)
 
     # -- what to read ----------------------------------------------------------------------
 
     @cached_property
-    def previous_success(self) -> str | None:
-        """Start (UTC ISO 8601) of this job's last successful run, whatever its mode: what was
-        deleted in the PIM since then is written, in full runs too."""
-        return self.store.last_success(self.job.id)
+    def written_up_to(self) -> int | None:
+        """The store version up to which the last committed runs wrote this job's outputs (None:
+        none was written yet). What was deleted in the PIM since then is written, in full runs too."""
+        versions = [state[0] for state in self._states.values() if state is not None]
+        return min(versions) if versions else None
 
     @cached_property
-    def since(self) -> str | None:
-        """The watermark a differential run starts from; None in a full run (or before any success)."""
-        return differential_start(self.store, self.job)
+    def since(self) -> int | None:
+        """The watermark a differential run starts from: items changed after this store version are
+        written. None in a full run, before any output was written, or when the configuration of an
+        output changed since (then everything is written again)."""
+        if self.job.mode != "differential" or self.written_up_to is None:
+            return None
+        changed = [name for name, state in self._states.items() if state and state[1] != self.fingerprint(name)]
+        if changed:
+            self.warn(f"the configuration of {', '.join(changed)} changed since it was last written: writing everything")
+            return None
+        return self.written_up_to
+
+    @cached_property
+    def _states(self) -> dict[str, tuple[int, str] | None]:
+        return {name: self.store.output_state(output.path) for name, output in self.job.outputs.items()}
+
+    def fingerprint(self, output: str) -> str:
+        """What decides the bytes of `output` for the same PIM data, besides the code: the site, the
+        job's engine and mappings, the output's declaration and every template (they include each other)."""
+        templates = {p.relative_to(self.config.templates).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest()
+                     for p in sorted(self.config.templates.rglob("*.j2"))}
+        described = {"tool": __version__, "engine": self.job.engine.name, "site": self.config.site,
+                     "mappings": self.job.mappings, "output": self.job.outputs[output], "templates": templates}
+        return hashlib.sha1(json.dumps(described, default=_described, sort_keys=True).encode()).hexdigest()
 
     # -- what to write ---------------------------------------------------------------------
 
@@ -70,6 +91,7 @@ class JobRun:
         size = write_validated(path, document, self.report.timings)
         self.report.outputs.append({"output": output, "path": path.relative_to(self.archive).as_posix(), "bytes": size,
                                     "xsd_valid": True})
+        self.store.stage_output(self.run_id, spec.path, self.version, self.fingerprint(output))
 
     def records(self, output: str, views: Iterable[object]) -> Iterator[Markup]:
         """`views` rendered lazily with the record templates of `output` (for documents that nest
@@ -99,3 +121,12 @@ class JobRun:
             raise TransformerError(f"engine '{self.job.engine.name}' has no output '{name}' (the engine table lists "
                                    f"{', '.join(self.job.engine.outputs) or 'none'})")
         return self.job.outputs[name]
+
+
+def _described(value: object) -> object:
+    """Settings as plain data for a fingerprint: where a setting was written does not count."""
+    if is_dataclass(value):
+        return {f.name: getattr(value, f.name) for f in fields(value) if not isinstance(getattr(value, f.name), Location)}
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    return value.__qualname__ if callable(value) else str(value)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..map.categories import AssignmentView, CategoryTree, RecommendationView
-from ..map.products import associated
+from ..map.categories import AssignmentView, CategoryTree, CategoryView, RecommendationView
+from ..pim import associated
 from ..map.variations import MASTER_VARIATION
 from ..settings import ProductMapping
 from ..store import Store
@@ -14,8 +14,9 @@ from .run import JobRun
 
 
 def storefront_catalog(run: JobRun) -> None:
-    """Categories (always all of them) and the category assignments of the products: all, or in a
-    differential run those of the products that changed; assignments gone since are deleted."""
+    """Categories (always all of them, and those deleted in the PIM deleted) and the category
+    assignments of the products: all, or in a differential run those of the products that changed;
+    assignments gone since are deleted, those of products deleted in the PIM too."""
     store, report, site = run.store, run.report, run.config.site
     settings, mapping = run.job.mappings.categories, run.job.mappings.products
     tree = CategoryTree(list(store.iter("categories")), settings, site.locales, site.default_locale,
@@ -23,8 +24,15 @@ def storefront_catalog(run: JobRun) -> None:
     for code in tree.missing:
         run.warn(f"category '{code}' named in the category settings is not in the PIM")
     catalog = site.storefront_catalog
-    store.drop_pending_assignments(catalog)  # left by a run that did not finish
     staged: list[tuple[str, str, str | None]] = []
+    recommends = mapping.associations.target == "recommendations" and bool(mapping.associations.recommendation_types)
+    shows = (lambda item: True) if recommends else None
+
+    def stage(item_id: str, categories: set[str]) -> None:
+        staged.extend([(catalog, item_id, code) for code in categories] or [(catalog, item_id, None)])
+        if len(staged) >= 1000:  # in batches: one transaction per product would be slow
+            store.stage_assignments(run.run_id, staged)
+            staged.clear()
 
     def records() -> Iterator[object]:
         if not settings.write_categories:
@@ -32,26 +40,32 @@ def storefront_catalog(run: JobRun) -> None:
         for view in tree.views(store.refinements(catalog)):
             report.counts["categories"] += 1
             yield view
-        for item, is_model, item_id in sfcc_products(store, mapping, run.since):
+        if run.written_up_to is not None:
+            for code, _ in store.gone_since("categories", run.written_up_to):
+                report.counts["categories_deleted"] += 1
+                yield CategoryView(code, [], "false", None, delete=True)
+        for item, is_model, item_id in sfcc_products(store, mapping, run.since, shows):
             views = tree.assignments(item_id, item.get("categories") or [], _inherited_categories(store, item, mapping))
             if views is None:  # every category outside the trees: only what was assigned before goes
                 report.counts["outside_trees"] += 1
                 views = []
             current = {v.category for v in views}
             views += [AssignmentView(item_id, code, delete=True) for code in sorted(store.assigned(catalog, item_id) - current)]
-            staged.extend([(catalog, item_id, code) for code in current] or [(catalog, item_id, None)])
-            if len(staged) >= 1000:  # in batches: one transaction per product would be slow
-                store.stage_assignments(staged)
-                staged.clear()
+            stage(item_id, current)
             for view in views:
                 report.counts["assignments_deleted" if view.delete else "assignments"] += 1
                 yield view
-        if mapping.associations.target == "recommendations":
+        for item_id in gone_products():  # deleted in the PIM: set offline by the master job, unassigned here
+            stage(item_id, set())
+            for code in sorted(store.assigned(catalog, item_id)):
+                report.counts["assignments_deleted"] += 1
+                yield AssignmentView(item_id, code, delete=True)
+        if recommends:
             yield from recommendations()
 
     def recommendations() -> Iterator[RecommendationView]:
         """After every assignment (catalog.xsd order): one per associated product or model."""
-        for item, _, source in sfcc_products(store, mapping, run.since):
+        for item, _, source in sfcc_products(store, mapping, run.since, shows):
             for kind, number in mapping.associations.recommendation_types.items():
                 targets, _ = associated(item, kind)  # the master job reports what it leaves out
                 for target, _ in targets:
@@ -61,9 +75,13 @@ def storefront_catalog(run: JobRun) -> None:
                     report.counts["recommendations"] += 1
                     yield RecommendationView(source, target, number)
 
+    def gone_products() -> Iterator[str]:
+        if run.written_up_to is not None:
+            for kind in ("product-models", "products"):
+                yield from (code for code, _ in store.gone_since(kind, run.written_up_to))
+
     run.write("catalog", records())
-    store.stage_assignments(staged)
-    store.commit_assignments(catalog)
+    store.stage_assignments(run.run_id, staged)
 
 
 def _inherited_categories(store: Store, item: dict, mapping: ProductMapping) -> set[str]:

@@ -53,12 +53,15 @@ def variations(run: JobRun) -> None:
     run.write("variations", records())
 
 
-def _touched_roots(store: Store, since: str) -> set[str]:
+def _touched_roots(store: Store, since: int) -> set[str]:
     """Root models whose variations a differential run rewrites: those of every model and
-    product in the delta (a changed model, a new, changed or disabled variant)."""
+    product in the delta (a changed model, a new, changed or disabled variant), and of the
+    sub-models and variants deleted since."""
     models, products = delta(store, since)
     parents = {json.loads(raw).get("parent") or code for code, raw in models()}
     parents |= {json.loads(raw).get("parent") for _, raw in products()} - {None}
+    parents |= {item.get("parent") for kind in ("product-models", "products")
+                for _, item in store.gone_since(kind, since)} - {None}
     roots = set()
     for code in parents:
         model = store.get("product-models", code)

@@ -29,6 +29,7 @@ class CategoryView:
     custom: list[tuple[str, str | None, str]] = field(default_factory=list)
     refinements: Markup | None = None  # saved <refinement-definitions> XML (job 6), written back as is
     default_refinement: bool = False  # the root's category refinement, when none was saved
+    delete: bool = False  # deleted in the PIM: removed from SFCC
 
 
 @dataclass

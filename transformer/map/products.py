@@ -14,6 +14,7 @@ from typing import Callable, Protocol
 
 from ..endpoints import SELECT_TYPES
 from ..errors import ConfigError, ConfigProblem, Location, RecordError, hint
+from ..pim import associated
 from ..rules import DEFAULT_RULE_BY_PROPERTY, DEFAULT_RULE_BY_TYPE, RULES, Attribute, Rule, RuleContext, RuleError
 from ..settings import ProductMapping, Site
 from ..sfcc import SYSTEM_BY_NAME, SystemAttribute, custom_attribute_id, product_id_problem, system_value_problem, xml_safe
@@ -312,24 +313,14 @@ def _single(by_locale: dict[str | None, Value], default_locale: str) -> Value | 
     return by_locale.get(default_locale) or next(iter(by_locale.values()), None)
 
 
-def associated(item: dict, kind: str, quantified: bool = False) -> tuple[list[tuple[str, int]], list[str]]:
-    """(product id, quantity) of the products and product models an item is associated with by
-    association type `kind` (a quantified association of that type gives the quantities), and
-    what was left out: targets SFCC would refuse, entries without a target or quantity."""
-    found: dict[str, int] = {}
-    refused: list[str] = []
-    plain = (item.get("associations") or {}).get(kind) or {}
-    for target in list(plain.get("products") or []) + list(plain.get("product_models") or []):
-        found.setdefault(target, 1) if isinstance(target, str) else refused.append(repr(target))
-    counted = ((item.get("quantified_associations") or {}).get(kind) or {}) if quantified else {}
-    for entry in list(counted.get("products") or []) + list(counted.get("product_models") or []):
-        target = (entry.get("identifier") or entry.get("code") or entry.get("uuid")) if isinstance(entry, dict) else None
-        if isinstance(target, str) and isinstance(entry.get("quantity"), int) and entry["quantity"] >= 1:
-            found[target] = entry["quantity"]
-        else:
-            refused.append(f"{entry!r} (no target or quantity)")
-    refused += [target for target in found if product_id_problem(target)]
-    return [(t, q) for t, q in found.items() if not product_id_problem(t)], refused
+def shows_associations(mapping: ProductMapping) -> Callable[[dict], bool] | None:
+    """Which items' master catalog products show their associations: all of them when associations
+    become product links, else those of the product set and bundle families (None: none)."""
+    settings = mapping.associations
+    if settings.target == "product-links":
+        return lambda item: True
+    families = {f for found in (settings.product_sets, settings.bundles) if found for f in found.families}
+    return (lambda item: item.get("family") in families) if families else None
 
 
 def default_rule(attribute: Attribute) -> Rule:

@@ -4,8 +4,11 @@ Endpoints are read owners first (attributes before their options, asset families
 their assets), each level's reads running concurrently on the client's connections while
 this thread writes every page to the store together with the link to the next page. A
 killed pull therefore resumes at the page it stopped on. A full read replaces what the store
-held of that kind (items the PIM no longer has are dropped once the read is complete); a
-differential read asks only for what changed since the job's last successful run.
+held of that kind (items the PIM no longer has are dropped once the read is complete). A
+differential read of products and models asks only for what changed since the last complete
+read of the same source, then lists every item under the same filters with no values (a cheap
+identifier-only read): what the PIM no longer lists is gone, and an item it lists with another
+`updated` than the store holds (missed by the first read: a clock or time zone apart) is read again.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 from ..endpoints import ENDPOINTS, Endpoint
 from ..errors import JobSkipped, SourceError
 from ..settings import Job, Source
 from ..sfcc import safe_path
-from ..store import Store
+from ..store import Store, utc_now
 from .akeneo import AkeneoClient
 
 # Past this many families the `NOT IN` part would make URLs longer than servers accept.
@@ -36,15 +40,19 @@ ASSET_DATE = "%Y-%m-%dT%H:%M:%SZ"
 
 @dataclass
 class PullReport:
-    items: dict[str, int] = field(default_factory=dict)
+    items: dict[str, int] = field(default_factory=dict)  # read in full, per endpoint
+    gone: dict[str, int] = field(default_factory=dict)  # no longer in the PIM, per endpoint
+    read_again: int = 0  # listed with another `updated` than the differential read gave
     pages: int = 0
     downloaded: int = 0
     unchanged: int = 0
     download_errors: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"items": dict(sorted(self.items.items())), "pages": self.pages, "downloaded": self.downloaded,
-                "unchanged": self.unchanged, "download_errors": self.download_errors}
+        return {"items": dict(sorted(self.items.items())), "gone": dict(sorted(self.gone.items())),
+                "read_again": self.read_again, "pages": self.pages, "downloaded": self.downloaded,
+                "unchanged": self.unchanged, "download_errors": self.download_errors, "warnings": self.warnings}
 
 
 @dataclass(frozen=True)
@@ -54,10 +62,11 @@ class _Read:
     endpoint: Endpoint
     parent: str
     params: tuple[tuple[str, str], ...]
+    identifiers_only: bool = False  # lists the items without their values, to see which exist
 
     @property
     def key(self) -> str:
-        query = hashlib.sha1(json.dumps(self.params).encode()).hexdigest()[:16]
+        query = hashlib.sha1(json.dumps([self.params, self.identifiers_only]).encode()).hexdigest()[:16]
         return f"{self.endpoint.name}|{self.parent}|{query}"
 
 
@@ -93,23 +102,46 @@ def _depth(endpoint: Endpoint) -> int:
 
 
 def _pull_level(client: AkeneoClient, store: Store, level, since: str | None, report: PullReport) -> None:
-    reads, generations, full = [], {}, set()
+    reads, listings, generations, complete = [], [], {}, set()
+    identifier = store.identifier_attribute()
     for endpoint, source in level:
-        differential = since is not None and endpoint.filtered
-        if not differential:
-            full.add(endpoint)
+        differential = since is not None and endpoint.paging == "search_after"
+        if not differential or identifier:
+            complete.add(endpoint)  # what the reads of the level do not see is gone from the PIM
+        else:
+            report.warnings.append(f"{endpoint.name}: the PIM lists no identifier attribute, so deletions are not "
+                                   "seen by differential reads; a full pull sees them")
         generations[endpoint] = store.interrupted_pull(endpoint.name) or time.time_ns()
         parents = [""] if endpoint.owner is None else endpoint.owner_keys(store.rows(endpoint.owner))
         splits = _family_splits(store, client.concurrency) if endpoint.paging == "search_after" else [None]
         for split in splits:
-            params = tuple(sorted(_params(endpoint, source, since if differential else None, split).items()))
-            reads += [_Read(endpoint, parent, params) for parent in parents]
+            params = _params(endpoint, source, since if differential else None, split)
+            reads += [_Read(endpoint, parent, tuple(sorted(params.items()))) for parent in parents]
+            if differential and identifier:
+                listing = _params(endpoint, source, None, split) | {"attributes": identifier}
+                listings += [_Read(endpoint, parent, tuple(sorted(listing.items())), True) for parent in parents]
     _run_reads(client, store, reads, generations, report)
     for endpoint, _ in level:
-        store.forget_cursors(endpoint.name)  # every read of the level is complete
         report.items[endpoint.name] = store.count_pulled(endpoint.name, generations[endpoint])
-        if endpoint in full:
-            store.forget_unseen(endpoint.name, generations[endpoint])
+    _read_again(client, store, _run_reads(client, store, listings, generations, report), generations, report)
+    for endpoint, _ in level:
+        store.forget_cursors(endpoint.name)  # every read of the level is complete
+        if endpoint in complete and (gone := store.forget_unseen(endpoint.name, generations[endpoint])):
+            report.gone[endpoint.name] = gone
+
+
+def _read_again(client: AkeneoClient, store: Store, items: list[tuple[Endpoint, str, str]], generations: dict,
+                report: PullReport) -> None:
+    """Read one by one the items a listing showed changed or new but the differential read missed."""
+    if not items:
+        return
+    with ThreadPoolExecutor(client.concurrency, thread_name_prefix="read-again") as pool:
+        found = list(pool.map(lambda one: client.get_json(f"{one[0].list_path(one[1])}/{quote(one[2], safe='')}"),
+                              items))
+    for (endpoint, parent, code), item in zip(items, found):
+        if isinstance(item, dict):
+            store.put_many(endpoint.name, [(parent, code, item)], generations[endpoint])
+            report.read_again += 1
 
 
 def _family_splits(store: Store, concurrency: int) -> list[list[dict] | None]:
@@ -157,8 +189,10 @@ def _params(endpoint: Endpoint, source: Source | None, since: str | None, family
     return params
 
 
-def _run_reads(client: AkeneoClient, store: Store, reads: list[_Read], generations: dict, report: PullReport) -> None:
-    """Read concurrently, write here: SQLite stays on this thread, pages flow through a bounded queue."""
+def _run_reads(client: AkeneoClient, store: Store, reads: list[_Read], generations: dict, report: PullReport
+               ) -> list[tuple[Endpoint, str, str]]:
+    """Read concurrently, write here: SQLite stays on this thread, pages flow through a bounded queue.
+    Returns (endpoint, parent, code) of the items identifier-only reads showed changed or new."""
     pages: queue.Queue = queue.Queue(maxsize=2 * client.concurrency)
     stop = threading.Event()
     resume = {one.key: cursor[0] for one in reads if (cursor := store.cursor(one.key))}
@@ -182,6 +216,7 @@ def _run_reads(client: AkeneoClient, store: Store, reads: list[_Read], generatio
             hand_over((one, exc, None))
 
     failure: BaseException | None = None
+    changed: list[tuple[Endpoint, str, str]] = []
     with ThreadPoolExecutor(client.concurrency, thread_name_prefix="pull") as pool:
         readers = [pool.submit(read, one) for one in reads]
         try:
@@ -196,18 +231,25 @@ def _run_reads(client: AkeneoClient, store: Store, reads: list[_Read], generatio
                     failure = failure or items
                     stop.set()
                 elif failure is None:
-                    _write_page(store, one, items, next_url, generations[one.endpoint], report)
+                    changed += _write_page(store, one, items, next_url, generations[one.endpoint], report)
         finally:
             stop.set()  # also on Ctrl-C: readers stop at their next page
     if failure is not None:
         raise failure if isinstance(failure, SourceError) else SourceError(f"pull failed: {failure!r}") from failure
+    return sorted(set(changed), key=lambda found: (found[0].name, found[1], found[2]))
 
 
-def _write_page(store: Store, one: _Read, items: list, next_url: str | None, pulled: int, report: PullReport) -> None:
+def _write_page(store: Store, one: _Read, items: list, next_url: str | None, pulled: int, report: PullReport
+                ) -> list[tuple[Endpoint, str, str]]:
     key = one.endpoint.key
-    rows = [(one.parent, item[key], item) for item in items if isinstance(item, dict) and key in item]
-    store.put_page(one.endpoint.name, rows, pulled, one.key, next_url)
+    items = [item for item in items if isinstance(item, dict) and key in item]
     report.pages += 1
+    if one.identifiers_only:
+        seen = [(one.parent, item[key], item.get("updated")) for item in items]
+        return [(one.endpoint, parent, code)
+                for parent, code in store.see_page(one.endpoint.name, seen, pulled, one.key, next_url)]
+    store.put_page(one.endpoint.name, [(one.parent, item[key], item) for item in items], pulled, one.key, next_url)
+    return []
 
 
 # -- media ------------------------------------------------------------------------------
@@ -274,12 +316,13 @@ EE_ENDPOINTS = frozenset(name for name in ENDPOINTS if name.startswith(("asset",
 
 
 class JobPuller:
-    """Pulls the sources a job declares before it runs; a source read once in this process
-    (by an earlier job of a chain) is not read again."""
+    """Pulls the sources a job declares before it runs: in full for a full job, differentially
+    (since the last complete read of the same source) for a differential one. A source read once in
+    this process, by an earlier job of a chain, is not read again."""
 
     def __init__(self, client: AkeneoClient, master_catalog: str):
         self.client, self.master_catalog = client, master_catalog
-        self.done: set[str] = set()
+        self.done: dict[str, str] = {}  # source -> mode of the read this process made of it
         self._edition: str | None = None
 
     def edition(self) -> str:
@@ -291,20 +334,30 @@ class JobPuller:
                 self._edition = "EE"
         return self._edition
 
-    def __call__(self, job: Job, store: Store, since: str | None, archive: Path) -> dict:
+    def __call__(self, job: Job, store: Store, archive: Path) -> dict:
         sources = job.sources
         if self.edition().upper() in ("CE", "GE"):
             if job.engine.enterprise:
                 raise JobSkipped(f"job '{job.id}' needs {job.engine.enterprise}, which this {self.edition()} "
                                  "PIM does not have: skipped")
             sources = tuple(s for s in sources if s.endpoint.name not in EE_ENDPOINTS)
-        fresh = [s for s in sources if _source_key(s, since) not in self.done]
+        differential = job.mode == "differential"
+        # A full read serves every later job; a differential one, the differential jobs.
+        fresh = [s for s in sources if self.done.get(_source_key(s)) not in ("full", job.mode)]
+        since = None
+        if differential:
+            starts = [store.last_read(_source_key(s)) for s in fresh if s.endpoint.paging == "search_after"]
+            since = min(starts) if starts and None not in starts else None  # a source never read: read in full
+        started = utc_now()
         media_root = archive / "catalogs" / self.master_catalog / "static" / "default"
         report = pull(self.client, store, tuple(fresh), since=since, media_root=media_root)
-        self.done |= {_source_key(s, since) for s in fresh}
+        for source in fresh:
+            store.record_read(_source_key(source), started)
+            self.done[_source_key(source)] = "differential" if since is not None else "full"
         return report.as_dict()
 
 
-def _source_key(source: Source, since: str | None) -> str:
+def _source_key(source: Source) -> str:
+    """A source by what decides which items its read sees."""
     return json.dumps([source.endpoint.name, source.search, source.scope, source.locales, source.attributes,
-                       source.download, since if source.endpoint.filtered else None], sort_keys=True)
+                       source.download], sort_keys=True)
