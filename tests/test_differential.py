@@ -169,3 +169,25 @@ def test_differential_variations_and_images_rewrite_only_what_the_delta_touches(
     assert [p.get("product-id") for p in masters.iter(f"{NS}product")] == ["ts_classic"]  # the changed variant's master
     pictured = etree.parse(str(tmp_path / "delta" / "site-import/catalogs/akeneo-master/images.xml")).getroot()
     assert {p.get("product-id") for p in pictured.iter(f"{NS}product")} == {"ts_classic", "TS-CLASSIC-RED-M"}
+
+
+def test_variants_take_what_they_inherit_from_their_models_not_from_stale_copies(tmp_path: Path) -> None:
+    """A PIM may not send a variant again when its model changed: the copies of the model's values
+    that the variant carries are then stale, and the model's level owns those attributes."""
+    snap = snapshot_copy(tmp_path / "snap")
+    models = json.loads((snap / "product-models.json").read_text())
+    root = next(m for m in models if m["code"] == "ts_classic")
+    sub = next(m for m in models if m["code"] == "ts_classic_red")
+    root["values"]["name"] = [{"locale": "en_US", "scope": None, "data": "Renamed classic"}]
+    sub["values"]["main_image"][0]["data"] = sub["values"]["main_image"][0]["data"].replace(".png", "-new.png")
+    (snap / "product-models.json").write_text(json.dumps(models))  # products.json keeps the old copies
+    with Store(tmp_path / "s.sqlite") as store:
+        load_snapshot(snap, store)
+        written = run(store, "full-import-master", tmp_path / "out")
+        run_jobs(CONFIG, "full-master-image", store, tmp_path / "out", workers=1)
+    variant = etree.fromstring(written["TS-CLASSIC-RED-L"])
+    assert variant.findtext(f"{NS}display-name[@{{http://www.w3.org/XML/1998/namespace}}lang='x-default']") == \
+        "Renamed classic"
+    images = etree.parse(str(tmp_path / "out" / "site-import/catalogs/akeneo-master/images.xml")).getroot()
+    paths = images.xpath("//*[local-name()='product'][@product-id='TS-CLASSIC-RED-L']//*[local-name()='image']/@path")
+    assert any(path.endswith("-new.png") for path in paths)

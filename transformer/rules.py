@@ -34,6 +34,7 @@ class Attribute:
     localizable: bool = False
     scopable: bool = False
     reference_data_name: str | None = None
+    unique: bool = False
 
 
 @dataclass(frozen=True)

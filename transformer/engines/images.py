@@ -26,7 +26,7 @@ def images(run: JobRun) -> None:
     def records() -> Iterator[ImagesView]:
         for item, is_model, item_id in sfcc_products(store, run.job.mappings.products, run.since):
             variations = _variation_images(store, item, family_variants, products) if is_model else []
-            view, problems = mapper.view(item_id, item, variations)
+            view, problems = mapper.view(item_id, {**item, "values": products.values_of(item)}, variations)
             for field, problem in problems:
                 run.record_error(item_id, field, problem)
             if view is not None:

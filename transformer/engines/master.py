@@ -35,7 +35,7 @@ class ProductChunks:
         if job.mappings.assets is not None:
             assets = AssetAttributes(main_media_from(store), lambda family, code: store.get("assets", code, family),
                                      job.mappings.assets.import_type, site)
-        self.mapper = product_mapper(store, job, site, families=families, catalog=store, assets=assets)
+        self.mapper = product_mapper(store, job, site, families=families, assets=assets)
         self.render = record_renderer(config, job.outputs[OUTPUT])
 
     def __call__(self, rows: list[tuple[bool, str]]) -> dict:

@@ -17,7 +17,7 @@ from ..store import Store
 
 def attributes_from(store: Store) -> dict[str, Attribute]:
     return {a["code"]: Attribute(a["code"], a.get("type", ""), bool(a.get("localizable")), bool(a.get("scopable")),
-                                 a.get("reference_data_name"))
+                                 a.get("reference_data_name"), bool(a.get("unique")))
             for a in store.iter("attributes")}
 
 
@@ -28,8 +28,11 @@ def option_labels_from(store: Store) -> Callable[[str, str], dict[str, str]]:
 
 
 def product_mapper(store: Store, job: Job, site: Site, **lookups) -> ProductMapper:
-    """The job's product mapper over the store's attributes and options; `lookups` as ProductMapper takes them."""
-    return ProductMapper(job.mappings.products, site, attributes_from(store), option_labels_from(store), **lookups)
+    """The job's product mapper over the store's attributes, options and family variants (what
+    each item inherits is read from the store); `lookups` as ProductMapper takes them."""
+    family_variants = {item["code"]: item for _, item in store.rows("family-variants")}
+    return ProductMapper(job.mappings.products, site, attributes_from(store), option_labels_from(store),
+                         **({"catalog": store, "family_variants": family_variants} | lookups))
 
 
 def main_media_from(store: Store) -> dict[str, MainMedia]:

@@ -62,10 +62,11 @@ class ProductMapper:
 
     def __init__(self, mapping: ProductMapping, site: Site, attributes: dict[str, Attribute],
                  option_labels: Callable[[str, str], dict[str, str]], families: dict[str, list[str]] | None = None,
-                 catalog: "Catalog | None" = None, assets=None):
+                 catalog: "Catalog | None" = None, assets=None, family_variants: dict[str, dict] | None = None):
         """`families`: family code -> its attribute codes (to clear empty selects); `catalog`: what
         the rest of the PIM says (the store): which products exist, what sits below a model;
-        `assets`: the custom attributes of the assets a product uses (an `assets.AssetAttributes`)."""
+        `assets`: the custom attributes of the assets a product uses (an `assets.AssetAttributes`);
+        `family_variants`: code -> the PIM's family variant, to know which level owns an attribute."""
         self.mapping = mapping
         self.site = site
         self.languages = site.locales
@@ -73,6 +74,7 @@ class ProductMapper:
         self.option_labels = option_labels
         self.catalog = catalog
         self.assets = assets
+        self.family_variants = family_variants or {}
         self._check_sources()
         self.system = self._system_plans()
         # Every system field, with the constant ones (only a default) already filled in.
@@ -86,7 +88,7 @@ class ProductMapper:
                           for family, codes in (families or {}).items()}
         self._contexts: dict[tuple[str, str | None], RuleContext] = {}
         self.unknown: Counter = Counter()  # values of attributes the PIM's attribute list lacks
-        self._inherited: dict[str, dict] = {}
+        self._models: dict[str, dict | None] = {}
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -147,16 +149,63 @@ class ProductMapper:
         override = self.mapping.attributes.get(code)
         return (override and override.id) or custom_attribute_id(code)
 
-    def inherited(self, model: str) -> dict:
-        """The values a product or sub-model inherits from its model and that model's parent
-        (the API usually sends them merged already; a snapshot or a filtered read may not)."""
-        if model not in self._inherited:
-            if len(self._inherited) > 4096:
-                self._inherited.clear()  # siblings come together: a small cache is enough
-            found = self.catalog.model(model) or {}
-            own = found.get("values") if isinstance(found.get("values"), dict) else {}
-            self._inherited[model] = (self.inherited(found["parent"]) if found.get("parent") else {}) | own
-        return self._inherited[model]
+    def values_of(self, item: dict) -> dict:
+        """The values of a product or model with what it inherits. Known its family variant, each
+        attribute comes from the level that owns it: the root model's common attributes, the
+        sub-model's and the variant's own, whatever copies the item carries (a read that did not
+        send the item again after its model changed leaves stale copies). Else own values win and
+        inherited ones complete them (the API usually sends them merged; a snapshot may not)."""
+        values = item.get("values") if isinstance(item.get("values"), dict) else {}
+        if not item.get("parent") or self.catalog is None:
+            return values
+        ancestors = self._ancestors(item["parent"])  # the parent first, the root last
+        # Products carry no family variant: their models do.
+        owners = self._levels(item.get("family_variant") or (ancestors[0].get("family_variant") if ancestors else None))
+        if owners is None:
+            inherited: dict = {}
+            for model in reversed(ancestors):
+                inherited |= model.get("values") if isinstance(model.get("values"), dict) else {}
+            return values | {k: v for k, v in inherited.items() if k not in values}
+        level = len(ancestors)
+        inherited = {}
+        for model_level, model in enumerate(reversed(ancestors)):
+            own = model.get("values") if isinstance(model.get("values"), dict) else {}
+            inherited |= {code: entries for code, entries in own.items() if owners.get(code, 0) == model_level}
+        own = {code: entries for code, entries in values.items() if owners.get(code, 0) >= level}
+        # In the item's own order (the order attributes are written in), then what only the models hold.
+        ordered = [code for code in values if code in own or code in inherited]
+        ordered += [code for code in inherited if code not in values]
+        return {code: own[code] if code in own else inherited[code] for code in ordered}
+
+    def _ancestors(self, parent: str) -> list[dict]:
+        found = []
+        while parent and len(found) < 2:  # Akeneo has two levels of models at most
+            model = self._model(parent)
+            if model is None:
+                break
+            found.append(model)
+            parent = model.get("parent")
+        return found
+
+    def _model(self, code: str) -> dict | None:
+        if code not in self._models:
+            if len(self._models) > 4096:
+                self._models.clear()  # siblings come together: a small cache is enough
+            self._models[code] = self.catalog.model(code)
+        return self._models[code]
+
+    def _levels(self, family_variant: str | None) -> dict[str, int] | None:
+        """Attribute code -> the level that owns it in a family variant (0: the root model's common
+        attributes); the identifier and unique attributes always belong to the product."""
+        variant = self.family_variants.get(family_variant or "")
+        if variant is None:
+            return None
+        sets = sorted(variant.get("variant_attribute_sets") or [], key=lambda s: s.get("level", 0))
+        owners = {code: index for index, found in enumerate(sets, 1)
+                  for code in list(found.get("attributes") or []) + list(found.get("axes") or [])}
+        owners |= {code: len(sets) for code, attribute in self.attributes.items()
+                   if attribute.type == "pim_catalog_identifier" or attribute.unique}
+        return owners
 
     def axis_text(self, code: str, data: object) -> str:
         """A variation axis value exactly as variants carry it in their custom attribute."""
@@ -191,12 +240,9 @@ class ProductMapper:
         if problem:
             return None, [RecordError(str(record_id), "identifier", problem)]
         errors: list[RecordError] = []
-        values = item.get("values") or {}
-        if not isinstance(values, dict):
+        if not isinstance(item.get("values") or {}, dict):
             return None, [RecordError(record_id, "values", "values must be an object of attribute codes")]
-        if item.get("parent") and self.catalog is not None:
-            # An attribute lives on one level: own values win, inherited ones complete them.
-            values = values | {k: v for k, v in self.inherited(item["parent"]).items() if k not in values}
+        values = self.values_of(item)
         view = ProductView(record_id, is_model, dict(self.constants))
         computed: dict[int, dict] = {}  # per source plan: a source read by two fields is read once
         for attribute, sources, default, origin in self.system:
