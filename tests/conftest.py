@@ -29,3 +29,9 @@ def copy_config(target: Path) -> Path:
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
     return copy_config(tmp_path)
+
+
+def archive_of(out: Path) -> Path:
+    """The site-import archive of the last run that wrote into `out`."""
+    (found,) = (out / "latest").glob("*.zip")
+    return found.resolve()

@@ -25,7 +25,7 @@ from fake_akeneo import Drop, FakeAkeneo, Malformed, ServerError, Slow, TooMany
 
 FAST = RetryPolicy(attempts=4, base=0.01, cap=0.05, budget=5)
 CONFIG = load_config(ROOT)
-CATALOG = Path("site-import/catalogs/akeneo-master/catalog.xml")
+CATALOG = Path("latest/site-import/catalogs/akeneo-master/catalog.xml")
 
 
 @pytest.fixture
@@ -258,7 +258,7 @@ def test_download_errors_fail_the_pull_when_configured(pim, tmp_path: Path) -> N
                     for s in CONFIG.jobs["full-import-media-assets-pricebook"].sources)
     pim.fail(r"^/api/rest/v1/media-files/.+/download$", ServerError(404))
     with Store(tmp_path / "s.sqlite") as store, pytest.raises(SourceError, match=r"1 download\(s\) failed, first: "):
-        pull(client_for(pim), store, sources, media_root=tmp_path / "static")
+        pull(client_for(pim), store, sources)
 
 
 def test_next_links_are_rebased_on_the_configured_host(pim) -> None:
@@ -287,23 +287,28 @@ def test_an_interrupted_pull_resumes_at_the_page_it_stopped(tmp_path: Path) -> N
 
 def test_media_and_asset_binaries_are_downloaded_once_under_safe_names(pim, tmp_path: Path) -> None:
     job = CONFIG.jobs["full-import-media-assets-pricebook"]
-    root = tmp_path / "static"
     with Store(tmp_path / "s.sqlite") as store:
-        report = pull(client_for(pim), store, job.sources, media_root=root)
+        root = store.media_root
+        report = pull(client_for(pim), store, job.sources)
         media = store.rows("media-files")
         assert report.downloaded > len(media) and report.download_errors == []
         for _, item in media:
             original = demo_snapshot() / "media-files" / item["code"]
             assert (root / safe_path(item["code"])).read_bytes() == original.read_bytes()
-        again = pull(client_for(pim), store, job.sources, media_root=root)
+        again = pull(client_for(pim), store, job.sources)
         assert again.downloaded == 0 and again.unchanged == report.downloaded
+        # A media file the PIM no longer has leaves the media folder with the next complete read.
+        gone = media[0][1]
+        pim.set_items("media-files", [item for _, item in media[1:]])
+        pull(client_for(pim), store, job.sources)
+        assert not (root / safe_path(gone["code"])).exists() and store.media("media-files", gone["code"]) is None
 
 
 def test_a_failed_download_is_reported_and_the_rest_goes_on(pim, tmp_path: Path) -> None:
     job = CONFIG.jobs["full-import-media-assets-pricebook"]
     pim.fail(r"^/api/rest/v1/media-files/.+/download$", ServerError(404))
     with Store(tmp_path / "s.sqlite") as store:
-        report = pull(client_for(pim), store, job.sources, media_root=tmp_path / "static")
+        report = pull(client_for(pim), store, job.sources)
     assert len(report.download_errors) == 1 and "HTTP 404" in report.download_errors[0]["message"]
     assert report.downloaded > 0
 
@@ -341,7 +346,7 @@ def test_pull_then_run_equals_the_snapshot_run_even_with_faults(pim, tmp_path: P
     assert (tmp_path / "pulled" / CATALOG).read_bytes() == (tmp_path / "snapshot" / CATALOG).read_bytes()
     # `run` without --offline pulls first, and says so in its report.
     assert main(["run", "3-2-1", "--store", store, "--out", str(tmp_path / "run"), "--config", str(ROOT)]) == 0
-    report = json.loads((tmp_path / "run" / "reports" / "full-import-master.json").read_text())
+    report = json.loads((tmp_path / "run" / "latest" / "reports" / "full-import-master.json").read_text())
     assert report["pull"]["items"]["products"] == 61 and "pull" in report["timings_seconds"]
     assert (tmp_path / "run" / CATALOG).read_bytes() == (tmp_path / "snapshot" / CATALOG).read_bytes()
 
@@ -358,11 +363,11 @@ def test_secrets_never_reach_output_or_reports(pim, tmp_path: Path, monkeypatch,
 
 
 def test_chained_jobs_read_a_shared_source_once(pim, tmp_path: Path) -> None:
-    puller = JobPuller(client_for(pim), "akeneo-master")
+    puller = JobPuller(client_for(pim))
     with Store(tmp_path / "s.sqlite") as store:
-        puller(CONFIG.jobs["full-import-master"], store, tmp_path)
+        puller(CONFIG.jobs["full-import-master"], store)
         before = len(data_requests(pim, "products"))
-        second = puller(CONFIG.jobs["full-import-master-variation"], store, tmp_path)
+        second = puller(CONFIG.jobs["full-import-master-variation"], store)
     assert len(data_requests(pim, "products")) == before and second["items"] == {}
 
 
@@ -410,9 +415,9 @@ def test_a_second_differential_run_writes_nothing_and_a_deletion_goes_offline_in
     def written(out: Path) -> dict[str, set[str]]:
         found = {}
         for name in ("catalog.xml", "variations.xml", "images.xml"):
-            path = out / "site-import/catalogs/akeneo-master" / name
+            path = out / "latest" / "site-import/catalogs/akeneo-master" / name
             found[name] = set(etree.parse(str(path)).getroot().xpath("//*[local-name()='product']/@product-id"))
-        storefront = etree.parse(str(out / "site-import/catalogs/akeneo-storefront/catalog.xml")).getroot()
+        storefront = etree.parse(str(out / "latest" / "site-import/catalogs/akeneo-storefront/catalog.xml")).getroot()
         found["assignments"] = set(storefront.xpath("//*[local-name()='category-assignment']/@product-id"))
         return found
 
@@ -424,7 +429,7 @@ def test_a_second_differential_run_writes_nothing_and_a_deletion_goes_offline_in
     gone = next(p for p in products if not p.get("parent") and p.get("categories"))
     pim.set_items("products", [p for p in products if p is not gone])
     assert main(args + ["--out", str(tmp_path / "third")]) == 0
-    third = tmp_path / "third" / "site-import/catalogs"
+    third = tmp_path / "third" / "latest" / "site-import/catalogs"
     catalog = etree.parse(str(third / "akeneo-master/catalog.xml")).getroot()
     offline = catalog.xpath(f"//*[local-name()='product'][@product-id='{gone['identifier']}']/*")
     assert [(etree.QName(e).localname, e.text) for e in offline] == [("online-flag", "false")]

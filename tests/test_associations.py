@@ -17,7 +17,7 @@ NS = {"c": "http://www.demandware.com/xml/impex/catalog/2006-10-31"}
 def run(tmp_path: Path, job: str, config: Path = ROOT) -> etree._Element:
     assert main(["run", job, "--demo", "--out", str(tmp_path), "--config", str(config)]) == 0
     name = "akeneo-master" if "master" in job else "akeneo-storefront"
-    return etree.parse(str(tmp_path / "site-import" / "catalogs" / name / "catalog.xml")).getroot()
+    return etree.parse(str(tmp_path / "latest" / "site-import" / "catalogs" / name / "catalog.xml")).getroot()
 
 
 def product(root: etree._Element, product_id: str) -> etree._Element:

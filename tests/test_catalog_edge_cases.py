@@ -17,8 +17,8 @@ from transformer.store import Store
 from conftest import ROOT
 
 NS = {"c": "http://www.demandware.com/xml/impex/catalog/2006-10-31"}
-MASTER = Path("site-import/catalogs/akeneo-master")
-STOREFRONT = Path("site-import/catalogs/akeneo-storefront/catalog.xml")
+MASTER = Path("latest/site-import/catalogs/akeneo-master")
+STOREFRONT = Path("latest/site-import/catalogs/akeneo-storefront/catalog.xml")
 
 
 def line_of(text: str) -> int:
@@ -43,7 +43,7 @@ def change_products(snap: Path, change) -> None:
 
 def run(job: str, snap: Path, out: Path, config: Path = ROOT) -> dict:
     assert main(["run", job, "--snapshot", str(snap), "--out", str(out), "--config", str(config)]) == 0
-    return json.loads((out / "reports" / f"{job}.json").read_text())
+    return json.loads((out / "latest" / "reports" / f"{job}.json").read_text())
 
 
 def ids(path: Path, xpath: str) -> list[str]:

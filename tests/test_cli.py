@@ -40,8 +40,8 @@ def test_validate_reports_every_problem_and_exits_1(capsys, config_dir: Path) ->
 def test_run_by_number_on_the_demo(capsys, tmp_path: Path) -> None:
     code, out, _ = run(capsys, "run", "3-2-1", "--demo", "--out", str(tmp_path), "--config", str(ROOT))
     assert code == 0 and out.startswith("full-import-master: succeeded")
-    assert (tmp_path / "site-import" / "catalogs" / "akeneo-master" / "catalog.xml").is_file()
-    report = json.loads((tmp_path / "reports" / "full-import-master.json").read_text())
+    assert (tmp_path / "latest" / "site-import" / "catalogs" / "akeneo-master" / "catalog.xml").is_file()
+    report = json.loads((tmp_path / "latest" / "reports" / "full-import-master.json").read_text())
     assert report["counts"]["products"] > 0 and set(report["timings_seconds"]) >= {"map", "render", "validate", "total"}
 
 
@@ -102,7 +102,7 @@ def test_record_errors_exit_1_only_with_strict(capsys, tmp_path: Path) -> None:
     assert code == 0 and "2 record error(s)" in out
     code, _, _ = run(capsys, *args, "--strict")
     assert code == 1
-    report = json.loads((tmp_path / "out" / "reports" / "full-import-master.json").read_text())
+    report = json.loads((tmp_path / "out" / "latest" / "reports" / "full-import-master.json").read_text())
     assert report["status"] == "succeeded_with_errors"
     assert {(e["id"], e["field"]) for e in report["errors"]} == {(" padded", "identifier"), ("long-ean", "EAN")}
 

@@ -20,7 +20,7 @@ from conftest import ROOT
 
 CONFIG = load_config(ROOT)
 NS = "{http://www.demandware.com/xml/impex/catalog/2006-10-31}"
-CATALOG = Path("site-import/catalogs/akeneo-master/catalog.xml")
+CATALOG = Path("latest/site-import/catalogs/akeneo-master/catalog.xml")
 
 
 def products_written(out: Path) -> dict[str, bytes]:
@@ -66,7 +66,7 @@ def test_a_differential_run_writes_what_changed_and_takes_deleted_products_offli
         load_snapshot(snap, store)
         delta = run(store, "differential-import-master", tmp_path / "delta")
         full = run(store, "full-import-master", tmp_path / "full")
-        report = json.loads((tmp_path / "delta" / "reports" / "differential-import-master.json").read_text())
+        report = json.loads((tmp_path / "delta" / "latest" / "reports" / "differential-import-master.json").read_text())
 
     subs = {m["code"] for m in models if m["parent"] == root["code"]}
     below = {p["identifier"] for p in json.loads((demo_snapshot() / "products.json").read_text())
@@ -160,14 +160,17 @@ def test_differential_variations_and_images_rewrite_only_what_the_delta_touches(
     with Store(tmp_path / "s.sqlite") as store:
         load_snapshot(snap, store)
         for job in ("differential-import-master-variation", "differential-master-image"):
-            run_jobs(CONFIG, job, store, tmp_path / "first", workers=1)
+            run_jobs(CONFIG, job, store, tmp_path / "first" / job, workers=1)
         edit(snap, "products.json", lambda items: rename(items, {"TS-CLASSIC-RED-M", "GIFT-CARD-50"}, "identifier"))
         load_snapshot(snap, store)
         for job in ("differential-import-master-variation", "differential-master-image"):
-            run_jobs(CONFIG, job, store, tmp_path / "delta", workers=1)
-    masters = etree.parse(str(tmp_path / "delta" / "site-import/catalogs/akeneo-master/variations.xml")).getroot()
+            run_jobs(CONFIG, job, store, tmp_path / "delta" / job, workers=1)
+    delta = tmp_path / "delta"
+    masters = etree.parse(str(delta / "differential-import-master-variation" / "latest" /
+                              "site-import/catalogs/akeneo-master/variations.xml")).getroot()
     assert [p.get("product-id") for p in masters.iter(f"{NS}product")] == ["ts_classic"]  # the changed variant's master
-    pictured = etree.parse(str(tmp_path / "delta" / "site-import/catalogs/akeneo-master/images.xml")).getroot()
+    pictured = etree.parse(str(delta / "differential-master-image" / "latest" /
+                               "site-import/catalogs/akeneo-master/images.xml")).getroot()
     assert {p.get("product-id") for p in pictured.iter(f"{NS}product")} == {"ts_classic", "TS-CLASSIC-RED-M"}
 
 
@@ -188,6 +191,6 @@ def test_variants_take_what_they_inherit_from_their_models_not_from_stale_copies
     variant = etree.fromstring(written["TS-CLASSIC-RED-L"])
     assert variant.findtext(f"{NS}display-name[@{{http://www.w3.org/XML/1998/namespace}}lang='x-default']") == \
         "Renamed classic"
-    images = etree.parse(str(tmp_path / "out" / "site-import/catalogs/akeneo-master/images.xml")).getroot()
+    images = etree.parse(str(tmp_path / "out" / "latest" / "site-import/catalogs/akeneo-master/images.xml")).getroot()
     paths = images.xpath("//*[local-name()='product'][@product-id='TS-CLASSIC-RED-L']//*[local-name()='image']/@path")
     assert any(path.endswith("-new.png") for path in paths)

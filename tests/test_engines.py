@@ -90,11 +90,11 @@ def config(tmp_path_factory) -> Path:
 
 def run(config: Path, job: str, out: Path, *source: str) -> dict:
     assert main(["run", job, *(source or ("--demo",)), "--out", str(out), "--config", str(config)]) == 0
-    return json.loads((out / "reports" / f"{job}.json").read_text())
+    return json.loads((out / "latest" / "reports" / f"{job}.json").read_text())
 
 
 def written(out: Path) -> dict[str, bytes]:
-    root = out / "site-import"
+    root = out / "latest" / "site-import"
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.xml"))} if root.is_dir() else {}
 
 
@@ -104,7 +104,7 @@ def test_standard_suite(job: str, config: Path, tmp_path: Path) -> None:
     report = run(config, job, tmp_path / "first")
     files = written(tmp_path / "first")
     for name in files:
-        validate_file(tmp_path / "first" / "site-import" / name)
+        validate_file(tmp_path / "first" / "latest" / "site-import" / name)
     assert all(o["output"] in engine.outputs for o in report["outputs"])
     assert sorted(o["path"] for o in report["outputs"]) == sorted(files)
     assert all(o["xsd_valid"] and o["bytes"] == len(files[o["path"]]) for o in report["outputs"])

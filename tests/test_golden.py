@@ -23,17 +23,17 @@ JOBS = sorted(job.id for job in load_config(ROOT).jobs.values() if job.outputs)
 @pytest.mark.parametrize("job", JOBS)
 def test_job_on_demo_matches_golden_and_xsd(job: str, tmp_path: Path) -> None:
     assert main(["run", job, "--demo", "--out", str(tmp_path), "--config", str(ROOT)]) == 0
-    written = sorted(p for p in (tmp_path / "site-import").rglob("*.xml"))
+    written = sorted(p for p in (tmp_path / "latest" / "site-import").rglob("*.xml"))
     assert written, "the job wrote no file"
     for path in written:
         validate_file(path)
-        golden = GOLDEN / job / path.relative_to(tmp_path / "site-import")
+        golden = GOLDEN / job / path.relative_to(tmp_path / "latest" / "site-import")
         if os.environ.get("UPDATE_GOLDEN"):
             golden.parent.mkdir(parents=True, exist_ok=True)
             golden.write_bytes(path.read_bytes())
         assert path.read_bytes() == golden.read_bytes(), f"{golden} differs: review, then UPDATE_GOLDEN=1"
     goldens = sorted(p.relative_to(GOLDEN / job) for p in (GOLDEN / job).rglob("*.xml"))
-    assert goldens == [p.relative_to(tmp_path / "site-import") for p in written]
+    assert goldens == [p.relative_to(tmp_path / "latest" / "site-import") for p in written]
 
 
 def test_golden_files_themselves_validate() -> None:
@@ -51,10 +51,10 @@ def test_demo_catalog_holds_every_demo_product_and_model(tmp_path: Path) -> None
     demo = ROOT / "transformer" / "demo" / "pim"
     expected = {p["identifier"] for p in json.loads((demo / "products.json").read_text())} | {
         m["code"] for m in json.loads((demo / "product-models.json").read_text()) if not m["parent"]}
-    tree = etree.parse(str(tmp_path / "site-import" / "catalogs" / "akeneo-master" / "catalog.xml"))
+    tree = etree.parse(str(tmp_path / "latest" / "site-import" / "catalogs" / "akeneo-master" / "catalog.xml"))
     ids = tree.xpath("//c:product/@product-id", namespaces={"c": "http://www.demandware.com/xml/impex/catalog/2006-10-31"})
     assert sorted(ids) == sorted(expected) and len(ids) == len(set(ids))
-    report = json.loads((tmp_path / "reports" / "full-import-master.json").read_text())
+    report = json.loads((tmp_path / "latest" / "reports" / "full-import-master.json").read_text())
     assert report["status"] == "succeeded" and report["errors"] == []
 
 

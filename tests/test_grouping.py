@@ -16,10 +16,10 @@ def test_configured_records_are_grouped_and_unknown_ones_reported(tmp_path: Path
     content = config_dir / "mappings" / "content.yaml"
     content.write_text(content.read_text().replace("records: [maison_lune, nordvik]", "records: [maison_lune, nordvik, nobody]"))
     assert main(["run", "5", "--demo", "--out", str(tmp_path), "--config", str(config_dir)]) == 0
-    root = etree.parse(str(tmp_path / "site-import" / "meta" / "content-groups.xml")).getroot()
+    root = etree.parse(str(tmp_path / "latest" / "site-import" / "meta" / "content-groups.xml")).getroot()
     group = root.find("m:type-extension[@type-id='Content']/m:group-definitions/m:attribute-group", NS)
     assert group.get("group-id") == "AkeneoEntityRecords"
     assert [a.get("attribute-id") for a in group.iterfind("m:attribute", NS)] == [
         "akeneo_entity_brand_maison_lune", "akeneo_entity_brand_nordvik", "akeneo_entity_brand_nobody"]
-    report = json.loads((tmp_path / "reports" / "entity-record-grouping.json").read_text())
+    report = json.loads((tmp_path / "latest" / "reports" / "entity-record-grouping.json").read_text())
     assert report["warnings"] == ["akeneo_entity_brand_nobody: no such record in the PIM"]

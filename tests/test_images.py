@@ -14,9 +14,9 @@ from conftest import ROOT
 from fake_akeneo import FakeAkeneo
 
 NS = {"c": "http://www.demandware.com/xml/impex/catalog/2006-10-31"}
-IMAGES = Path("site-import/catalogs/akeneo-master/images.xml")
-MASTER_CATALOG = Path("site-import/catalogs/akeneo-master/catalog.xml")
-STATIC = Path("site-import/catalogs/akeneo-master/static/default")
+IMAGES = Path("latest/site-import/catalogs/akeneo-master/images.xml")
+MASTER_CATALOG = Path("latest/site-import/catalogs/akeneo-master/catalog.xml")
+STATIC = Path("latest/site-import/catalogs/akeneo-master/static/default")
 
 
 def test_every_image_path_is_a_file_the_pull_downloaded(tmp_path: Path, monkeypatch) -> None:
@@ -75,7 +75,7 @@ def test_a_malformed_image_value_is_reported_and_the_other_images_kept(tmp_path:
     (snap / "products.json").write_text(json.dumps(products))
     assert main(["run", "full-master-image", "--snapshot", str(snap), "--out", str(tmp_path / "out"),
                  "--config", str(ROOT)]) == 0
-    report = json.loads((tmp_path / "out" / "reports" / "full-master-image.json").read_text())
+    report = json.loads((tmp_path / "out" / "latest" / "reports" / "full-master-image.json").read_text())
     assert [(e["id"], e["field"]) for e in report["errors"]] == [(product["identifier"], "main_image")]
     root = etree.parse(str(tmp_path / "out" / IMAGES)).getroot()
     paths = root.xpath(f"//c:product[@product-id='{product['identifier']}']//c:image/@path", namespaces=NS)

@@ -18,9 +18,9 @@ NS = {"m": "http://www.demandware.com/xml/impex/metadata/2006-10-31",
 def test_every_custom_attribute_written_is_defined_with_a_fitting_type(tmp_path: Path) -> None:
     assert main(["run", "1", "--demo", "--out", str(tmp_path / "meta"), "--config", str(ROOT)]) == 0
     assert main(["run", "3-2-1", "--demo", "--out", str(tmp_path / "catalog"), "--config", str(ROOT)]) == 0
-    meta = etree.parse(str(tmp_path / "meta" / "site-import" / "meta" / "system-objecttype-extensions.xml")).getroot()
+    meta = etree.parse(str(tmp_path / "meta" / "latest" / "site-import" / "meta" / "system-objecttype-extensions.xml")).getroot()
     definitions = {d.get("attribute-id"): d for d in meta.iterfind(".//m:attribute-definition", NS)}
-    catalog = etree.parse(str(tmp_path / "catalog" / "site-import" / "catalogs" / "akeneo-master" / "catalog.xml"))
+    catalog = etree.parse(str(tmp_path / "catalog" / "latest" / "site-import" / "catalogs" / "akeneo-master" / "catalog.xml"))
     written = {a.get("attribute-id") for a in catalog.iterfind(".//c:custom-attribute", NS)}
     asset_attributes = {w for w in written if w.count("_") >= 2}  # akeneo_<asset>_<attribute>: issue 5
     assert written - asset_attributes <= set(definitions)

@@ -17,7 +17,7 @@ from transformer.sources.snapshot import load_snapshot
 from transformer.store import Store
 from transformer.synth import generate
 
-from conftest import ROOT
+from conftest import ROOT, archive_of
 
 
 def test_workers_write_the_same_bytes_as_one_process(tmp_path: Path) -> None:
@@ -28,10 +28,11 @@ def test_workers_write_the_same_bytes_as_one_process(tmp_path: Path) -> None:
         serial = run_jobs(config, "full-import-master", store, tmp_path / "one", workers=1)[0]
         parallel = run_jobs(config, "full-import-master", store, tmp_path / "two", workers=2)[0]
         assert store.output_state("catalogs/akeneo-master/catalog.xml") is not None
-    path = Path("site-import/catalogs/akeneo-master/catalog.xml")
+    path = Path("latest/site-import/catalogs/akeneo-master/catalog.xml")
     assert (tmp_path / "one" / path).read_bytes() == (tmp_path / "two" / path).read_bytes()
     roots = sum(1 for line in (tmp_path / "snap" / "product-models.jsonl").open() if json.loads(line)["parent"] is None)
-    assert serial.counts == parallel.counts == {"products": 900, "product_models": roots}
+    assert serial.counts == parallel.counts
+    assert {kind: n for kind, n in serial.counts.items() if kind != "binaries"} == {"products": 900, "product_models": roots}
     ids = etree.parse(str(tmp_path / "two" / path)).xpath("//*[local-name()='product']/@product-id")
     assert len(ids) == len(set(ids)) == 900 + roots
 
@@ -92,7 +93,7 @@ def test_clashing_ids_unknown_attributes_and_bad_values_are_reported(tmp_path: P
     text = products.read_text().split("system:")[0] + "system:\n  name: {from: name}\ncustom_attributes:\n  include: all\n"
     products.write_text(text)
     assert main(["run", "full-import-master", "--snapshot", str(snap), "--out", str(tmp_path / "out"), "--config", str(config)]) == 0
-    report = json.loads((tmp_path / "out" / "reports" / "full-import-master.json").read_text())
+    report = json.loads((tmp_path / "out" / "latest" / "reports" / "full-import-master.json").read_text())
     assert report["counts"] == {"product_models": 1, "products": 2, "skipped": 1}
     assert report["errors"] == [
         {"id": "X", "field": "code", "message": "a product has the same id; the product model is skipped"},
@@ -107,14 +108,38 @@ def test_a_chain_writes_one_site_import_archive_whose_xml_all_validates(tmp_path
     from transformer.xsd import StreamValidator
 
     assert main(["run", "catalog", "--demo", "--out", str(tmp_path), "--config", str(ROOT)]) == 0
-    with zipfile.ZipFile(tmp_path / "site-import.zip") as archive:
+    top = archive_of(tmp_path).stem
+    with zipfile.ZipFile(archive_of(tmp_path)) as archive:
         names = archive.namelist()
-        assert names and all(name.startswith("site-import/") and name.isascii() for name in names)
+        assert names and all(name.startswith(f"{top}/") and name.isascii() for name in names)
         xml = [name for name in names if name.endswith(".xml")]
-        assert {"site-import/catalogs/akeneo-master/catalog.xml", "site-import/catalogs/akeneo-storefront/catalog.xml",
-                "site-import/catalogs/akeneo-master/variations.xml", "site-import/catalogs/akeneo-master/images.xml"} <= set(xml)
+        assert {f"{top}/catalogs/akeneo-master/catalog.xml", f"{top}/catalogs/akeneo-storefront/catalog.xml",
+                f"{top}/catalogs/akeneo-master/variations.xml", f"{top}/catalogs/akeneo-master/images.xml"} <= set(xml)
         for name in xml:
             validator = StreamValidator(name)
             validator.feed(archive.read(name))
             validator.close()
     assert "site-import archive:" in capsys.readouterr().out
+
+
+def test_each_run_archives_only_what_it_wrote(tmp_path: Path, capsys) -> None:
+    import zipfile
+
+    store = tmp_path / "store.sqlite"
+    assert main(["load", str(demo_snapshot()), "--store", str(store)]) == 0
+    args = ["--offline", "--store", str(store), "--out", str(tmp_path / "out"), "--config", str(ROOT)]
+    assert main(["run", "full", *args]) == 0
+    full = archive_of(tmp_path / "out")
+    assert main(["run", "differential", *args]) == 0
+    delta = archive_of(tmp_path / "out")
+    assert delta.parent != full.parent and full.is_file()  # the full run's folder stays as it was
+
+    def files(archive: Path) -> set[str]:
+        with zipfile.ZipFile(archive) as opened:
+            return {name.split("/", 1)[1] for name in opened.namelist()}
+
+    assert "pricebooks/list-prices.xml" in files(full) and "pricebooks/list-prices.xml" not in files(delta)
+    assert any("/static/" in name for name in files(full)) and not any("/static/" in name for name in files(delta))
+    reports = [json.loads(p.read_text()) for p in (delta.parent / "reports").glob("*.json")]
+    assert files(delta) == {o["path"] for report in reports for o in report["outputs"]}
+    assert {report["run"] for report in reports} == {delta.stem}

@@ -20,7 +20,7 @@ NS = {"p": "http://www.demandware.com/xml/impex/pricebook/2006-10-31"}
 
 def test_one_pricebook_per_currency_with_every_priced_product(tmp_path: Path) -> None:
     assert main(["run", "2-2", "--demo", "--out", str(tmp_path), "--config", str(ROOT)]) == 0
-    root = etree.parse(str(tmp_path / "site-import" / "pricebooks" / "list-prices.xml")).getroot()
+    root = etree.parse(str(tmp_path / "latest" / "site-import" / "pricebooks" / "list-prices.xml")).getroot()
     books = {b.findtext("p:header/p:currency", namespaces=NS): b for b in root.iterfind("p:pricebook", NS)}
     assert set(books) == {"USD", "EUR"}
     assert books["EUR"].find("p:header", NS).get("pricebook-id") == "eur-list-prices"
@@ -42,7 +42,7 @@ def test_malformed_prices_are_one_record_error_each_naming_the_mapping_line(tmp_
     partly["values"]["price"][0]["data"].append({"amount": "abc", "currency": "GBP"})  # a currency no site exports
     (snap / "products.json").write_text(json.dumps(products))
     assert main(["run", "2-2", "--snapshot", str(snap), "--out", str(tmp_path / "out"), "--config", str(ROOT)]) == 0
-    report = json.loads((tmp_path / "out" / "reports" / "full-import-media-assets-pricebook.json").read_text())
+    report = json.loads((tmp_path / "out" / "latest" / "reports" / "full-import-media-assets-pricebook.json").read_text())
     line = next(n for n, text in enumerate((ROOT / "mappings" / "prices.yaml").read_text().splitlines(), 1)
                 if text.startswith("attribute:"))
     where = f"mappings/prices.yaml:{line}:1"
@@ -50,7 +50,7 @@ def test_malformed_prices_are_one_record_error_each_naming_the_mapping_line(tmp_
         {"id": partly["identifier"], "field": "price", "message": "'abc' is not a number", "mapping": where},
         {"id": broken["identifier"], "field": "price", "message": "expected a price collection [{amount, currency}]",
          "mapping": where}]
-    root = etree.parse(str(tmp_path / "out" / "site-import" / "pricebooks" / "list-prices.xml")).getroot()
+    root = etree.parse(str(tmp_path / "out" / "latest" / "site-import" / "pricebooks" / "list-prices.xml")).getroot()
     priced = {t.get("product-id") for t in root.iterfind(".//p:price-table", NS)}
     assert partly["identifier"] in priced and broken["identifier"] not in priced  # its good prices are kept
 

@@ -42,7 +42,7 @@ def test_refinements_are_saved_safely_and_written_back(tmp_path: Path, config_di
         assert reports[0].counts["categories_with_refinements"] == 1
         assert "root:x:0" not in store.refinements("akeneo-storefront")["tshirts"]  # the entity was not expanded
         run_jobs(config, "full-import-storefront", store, tmp_path / "out", workers=1)
-    root = etree.parse(str(tmp_path / "out" / "site-import/catalogs/akeneo-storefront/catalog.xml")).getroot()
+    root = etree.parse(str(tmp_path / "out" / "latest" / "site-import/catalogs/akeneo-storefront/catalog.xml")).getroot()
     tshirts = root.find("c:category[@category-id='tshirts']", NS)
     assert [etree.QName(child).localname for child in tshirts][-2:] == ["custom-attributes", "refinement-definitions"]
     assert tshirts.find(".//c:refinement-definition", NS).get("attribute-id") == "color"

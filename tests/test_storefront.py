@@ -19,7 +19,7 @@ from transformer.store import Store
 from conftest import ROOT
 
 NS = {"c": "http://www.demandware.com/xml/impex/catalog/2006-10-31"}
-CATALOG = Path("site-import/catalogs/akeneo-storefront/catalog.xml")
+CATALOG = Path("latest/site-import/catalogs/akeneo-storefront/catalog.xml")
 DEMO_PRODUCTS = {p["identifier"]: p for p in json.loads((demo_snapshot() / "products.json").read_text())}
 DEMO_CATEGORIES = {c["code"]: c for c in json.loads((demo_snapshot() / "categories.json").read_text())}
 
@@ -122,5 +122,5 @@ def test_trees_the_pim_lacks_are_warned_about(store, tmp_path: Path, config_dir:
     settings = config_dir / "mappings" / "categories.yaml"
     settings.write_text(settings.read_text().replace("trees: [master]", "trees: [master, mastre]"))
     run(store, "full-import-storefront", tmp_path / "out", load_config(config_dir))
-    report = json.loads((tmp_path / "out" / "reports" / "full-import-storefront.json").read_text())
+    report = json.loads((tmp_path / "out" / "latest" / "reports" / "full-import-storefront.json").read_text())
     assert report["warnings"] == ["category 'mastre' named in the category settings is not in the PIM"]

@@ -22,7 +22,7 @@ def run_variations(tmp_path: Path, snapshot: Path, config: Path = ROOT) -> etree
     out = tmp_path / "out"
     assert main(["run", "full-import-master-variation", "--snapshot", str(snapshot), "--out", str(out),
                  "--config", str(config)]) == 0
-    return etree.parse(str(out / "site-import" / "catalogs" / "akeneo-master" / "variations.xml")).getroot()
+    return etree.parse(str(out / "latest" / "site-import" / "catalogs" / "akeneo-master" / "variations.xml")).getroot()
 
 
 def masters(root: etree._Element) -> dict[str, dict]:

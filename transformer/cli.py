@@ -43,7 +43,7 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument("--demo", action="store_true", help="run on the embedded demo PIM")
     source.add_argument("--store", type=Path, help=f"the store file (default: {DEFAULT_STORE} in the config folder)")
     source.add_argument("--snapshot", type=Path, help="load this snapshot folder into a fresh store first (no pull)")
-    run.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
+    run.add_argument("--out", type=Path, default=Path("out"), help="where each run writes its folder out/<run id>/; out/latest names the last one (default: out)")
     run.add_argument("--config", type=Path, default=Path("."), help="the config folder (default: .)")
     run.add_argument("--strict", action="store_true", help="exit 1 when any record had errors")
     run.add_argument("--workers", type=int, default=None, help="processes that map and render (default: one per core)")
@@ -54,7 +54,6 @@ def parser() -> argparse.ArgumentParser:
     pull.add_argument("name", nargs="?", default=None, metavar="JOB|NUMBER|CHAIN",
                       help="pull what these jobs read (default: every job)")
     pull.add_argument("--store", type=Path, help=f"the store file (default: {DEFAULT_STORE} in the config folder)")
-    pull.add_argument("--out", type=Path, default=Path("out"), help="output folder for media files (default: out)")
     pull.add_argument("--config", type=Path, default=Path("."), help="the config folder (default: .)")
     pull.add_argument("--concurrency", type=int, default=4, help="connections to the PIM (default: 4)")
 
@@ -118,7 +117,7 @@ def cmd_validate(args) -> int:
 def cmd_run(args) -> int:
     config = load_config(args.config)
     local = args.demo or args.snapshot
-    puller = None if local or args.offline else JobPuller(client(args), config.site.master_catalog)
+    puller = None if local or args.offline else JobPuller(client(args))
     with tempfile.TemporaryDirectory(prefix="akeneo-sfcc-") as scratch:
         if local:
             store_path = Path(scratch, "store.sqlite")
@@ -132,20 +131,25 @@ def cmd_run(args) -> int:
                 for warning in load_snapshot(demo_snapshot() if args.demo else args.snapshot, store).warnings:
                     print(f"warning: {warning}", file=sys.stderr)
             reports = run_jobs(config, args.name, store, args.out, args.workers, puller)
-    if (args.out / "site-import.zip").is_file() and args.name in config.chains:
-        print(f"site-import archive: {args.out / 'site-import.zip'}")
-    record_errors = 0
+    folder = args.out / reports[0].run
+    problems = 0
     for report in reports:
-        record_errors += len(report.errors)
+        failed_downloads = len((report.pull or {}).get("download_errors", []))
+        problems += len(report.errors) + failed_downloads
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.counts.items()))
-        files = ", ".join(str(args.out / "site-import" / o["path"]) for o in report.outputs)
+        files = ", ".join(str(folder / "site-import" / o["path"]) for o in report.outputs)
         if report.status == "skipped":
             print(f"{report.job}: {report.warnings[-1]}")
             continue
-        print(f"{report.job}: {report.status} in {report.timings['total']:.2f}s: {counts} -> {files}")
+        print(f"{report.job}: {report.status} in {report.timings['total']:.2f}s: {counts}" + (f" -> {files}" if files else ""))
+        where = folder / "reports" / f"{report.job}.json"
         if report.errors:
-            print(f"  {len(report.errors)} record error(s), see {args.out / 'reports' / (report.job + '.json')}")
-    return 1 if args.strict and record_errors else 0
+            print(f"  {len(report.errors)} record error(s), see {where}")
+        if failed_downloads:
+            print(f"  {failed_downloads} download(s) failed: their files are not in the archive, see {where}")
+    if (folder / f"{reports[0].run}.zip").is_file():
+        print(f"site-import archive: {folder / (reports[0].run + '.zip')}")
+    return 1 if args.strict and problems else 0
 
 
 def client(args) -> AkeneoClient:
@@ -155,11 +159,11 @@ def client(args) -> AkeneoClient:
 def cmd_pull(args) -> int:
     config = load_config(args.config)
     job_ids = config.resolve(args.name) if args.name else tuple(config.jobs)
-    puller = JobPuller(client(args), config.site.master_catalog)
+    puller = JobPuller(client(args))
     with Store(args.store or args.config / DEFAULT_STORE) as store:
         for job_id in job_ids:
             job = config.jobs[job_id]
-            pulled = puller(job, store, args.out / "site-import")
+            pulled = puller(job, store)
             items = ", ".join(f"{n} {kind}" for kind, n in pulled["items"].items())
             print(f"{job.id}: {items or 'nothing new'}"
                   + (f"; {pulled['downloaded']} files downloaded, {pulled['unchanged']} unchanged" if pulled["downloaded"] or pulled["unchanged"] else "")

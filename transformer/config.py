@@ -23,6 +23,7 @@ from .endpoints import ENDPOINTS
 from .engines import ENGINES
 from .errors import ConfigError, ConfigProblem, hint
 from .rules import DEFAULT_RULE_BY_TYPE, RULES, Rule
+from .sources.media import DOWNLOADABLE
 from .settings import (AssetSettings, AttributeOverride, Associations, CategorySettings, Config, ContentSettings, Engine,
                        FamilyAssociation, Field, Job, Mappings, Output, PriceSettings, ProductMapping, RecordGroup, Site,
                        Source, TypeRule)
@@ -31,7 +32,6 @@ from .yamlload import Loaded, load_yaml
 
 MAPPING_SCHEMAS = {f.name: f"{f.name}.schema.json" for f in fields(Mappings)}
 OUTPUT_PLACEHOLDERS = ("master_catalog", "storefront_catalog", "library", "site")
-DOWNLOADABLE = ("media-files", "assets")
 SOURCE_FILTERS = ("search", "scope", "locales", "attributes")
 
 

@@ -7,6 +7,7 @@ reads the same bytes; only a fully written, valid file is renamed into place.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from time import perf_counter
 from typing import Iterable, Iterator
@@ -64,6 +65,29 @@ def write_atomic(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
+
+
+def link_files(files: Iterable[tuple[Path, Path]]) -> int:
+    """Put each source file at its target path: a hard link where the file system allows one (the
+    media folder replaces files, never rewrites them), else a copy. Returns how many."""
+    count = 0
+    for source, target in files:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copyfile(source, target)
+        count += 1
+    return count
+
+
+def point_latest(out: Path, run: Path) -> None:
+    """`out/latest` names the run's folder, replaced atomically."""
+    temporary = out / f".latest.{os.getpid()}.tmp"
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(run.name, target_is_directory=True)
+    os.replace(temporary, out / "latest")
 
 
 def zip_archive(root: Path, target: Path) -> int:

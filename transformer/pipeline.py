@@ -19,14 +19,13 @@ from typing import Callable
 
 from .engines.run import JobRun
 from .errors import JobSkipped
-from .package import zip_archive
+from .package import point_latest, zip_archive
 from .report import RunReport
 from .settings import Config, Job
 from .store import Store, utc_now
 
-# Reads a job's sources into the store before it runs: (job, store, archive root) -> what was
-# read, for the report.
-Prepare = Callable[[Job, Store, Path], dict]
+# Reads a job's sources into the store before it runs: (job, store) -> what was read, for the report.
+Prepare = Callable[[Job, Store], dict]
 
 
 def new_run_id() -> str:
@@ -36,39 +35,45 @@ def new_run_id() -> str:
 
 def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | None = None,
              prepare: Prepare | None = None) -> list[RunReport]:
-    """Run a job, alias or chain on `workers` processes (default: one per core), each job
-    after `prepare` (a pull from the PIM) when given; reports go to out/reports/<job>.json."""
+    """Run a job, alias or chain as one run on `workers` processes (default: one per core), each job
+    after `prepare` (a pull from the PIM) when given. The run builds into its own folder
+    `out/<run id>/`: `site-import/` with only what it wrote, `reports/<job>.json`, and the archive
+    `<run id>.zip`; `out/latest` then names that folder."""
     workers = workers or os.cpu_count() or 1
     job_ids = config.resolve(name)
     run_id = new_run_id()
-    if name in config.chains:
-        (out / "site-import.zip").unlink(missing_ok=True)  # never leave the archive of an earlier run
+    folder = out / run_id
+    folder.mkdir(parents=True)
     store.begin_run(run_id, name)
     reports = []
     try:
         for job_id in job_ids:
-            reports.append(_run_job(config, config.jobs[job_id], store, out, workers, prepare, run_id))
-        if name in config.chains and (out / "site-import").is_dir():
-            zip_archive(out / "site-import", out / "site-import.zip")  # one archive per chain run
+            reports.append(_run_job(config, config.jobs[job_id], store, folder, workers, prepare, run_id))
+        if (folder / "site-import").is_dir():
+            zip_archive(folder / "site-import", folder / f"{run_id}.zip")
         store.commit_run(run_id)
     except BaseException:
         store.fail_run(run_id)
         raise
+    finally:
+        point_latest(out, folder)
     return reports
 
 
-def _run_job(config: Config, job: Job, store: Store, out: Path, workers: int, prepare: Prepare | None,
+def _run_job(config: Config, job: Job, store: Store, folder: Path, workers: int, prepare: Prepare | None,
              run_id: str) -> RunReport:
     report = RunReport(job.id, job.title, job.mode, run=run_id)
     started = perf_counter()
     try:
-        run = JobRun(config, job, store, out / "site-import", report, workers, run_id)
+        run = JobRun(config, job, store, folder / "site-import", report, workers, run_id)
         if prepare is not None:
             pulled = perf_counter()
-            report.pull = prepare(job, store, run.archive)
+            report.pull = prepare(job, store)
             report.timings["pull"] = perf_counter() - pulled
         run.version = store.version()  # what the pull brought is in; what comes later is the next run's
         job.engine.run(run)
+        if any(source.download for source in job.sources):
+            run.write_binaries()
         report.status = "succeeded_with_errors" if report.errors else "succeeded"
     except JobSkipped as skipped:  # the rest of a chain still runs
         report.status = "skipped"
@@ -79,5 +84,5 @@ def _run_job(config: Config, job: Job, store: Store, out: Path, workers: int, pr
     finally:
         report.timings["total"] = perf_counter() - started
         report.finished = utc_now()
-        report.write(out / "reports" / f"{job.id}.json")
+        report.write(folder / "reports" / f"{job.id}.json")
     return report

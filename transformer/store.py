@@ -111,11 +111,14 @@ CREATE TABLE IF NOT EXISTS reads (  -- when each source was last read completely
     source  TEXT PRIMARY KEY,
     started TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS media (
-    code   TEXT PRIMARY KEY,
-    path   TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    size   INTEGER NOT NULL
+CREATE TABLE IF NOT EXISTS media (  -- binaries in the media folder beside the store
+    source  TEXT NOT NULL,  -- the endpoint whose items hold it
+    code    TEXT NOT NULL,
+    path    TEXT NOT NULL,  -- in the media folder, and in the archive's static folder
+    sha256  TEXT NOT NULL,
+    size    INTEGER NOT NULL,
+    version INTEGER NOT NULL,  -- the store version at which its content last changed
+    PRIMARY KEY (source, code)
 );
 CREATE TABLE IF NOT EXISTS runs (
     id       TEXT PRIMARY KEY,
@@ -315,15 +318,36 @@ class Store:
         return [(parent, json.loads(data)) for parent, data in
                 self.db.execute("SELECT parent, data FROM entities WHERE kind = ? ORDER BY parent, code", (kind,))]
 
-    def media(self, code: str) -> tuple[str, str] | None:
-        """(path, sha256) of a binary downloaded before."""
-        row = self.db.execute("SELECT path, sha256 FROM media WHERE code = ?", (code,)).fetchone()
+    @property
+    def media_root(self) -> Path:
+        """The folder of the binaries the store's items hold, beside the store file."""
+        return self.path.with_name(self.path.name + ".media")
+
+    def media(self, source: str, code: str) -> tuple[str, str] | None:
+        """(path, sha256) of a binary kept before."""
+        row = self.db.execute("SELECT path, sha256 FROM media WHERE source = ? AND code = ?", (source, code)).fetchone()
         return (row[0], row[1]) if row else None
 
-    def put_media(self, code: str, path: str, sha256: str, size: int) -> None:
+    def put_media(self, source: str, code: str, path: str, sha256: str, size: int) -> None:
         with self.db:
-            self.db.execute("INSERT OR REPLACE INTO media (code, path, sha256, size) VALUES (?, ?, ?, ?)",
-                            (code, path, sha256, size))
+            known = self.db.execute("SELECT path, sha256 FROM media WHERE source = ? AND code = ?",
+                                    (source, code)).fetchone()
+            if known != (path, sha256):
+                self.db.execute("INSERT OR REPLACE INTO media (source, code, path, sha256, size, version)"
+                                " VALUES (?, ?, ?, ?, ?, ?)", (source, code, path, sha256, size, self._next_version()))
+
+    def prune_media(self, source: str, keep: set[str]) -> list[str]:
+        """Forget the binaries of `source` whose code is not in `keep`; returns their paths."""
+        with self.db:
+            gone = [(code, path) for code, path in self.db.execute("SELECT code, path FROM media WHERE source = ?",
+                                                                    (source,)) if code not in keep]
+            self.db.executemany("DELETE FROM media WHERE source = ? AND code = ?", [(source, c) for c, _ in gone])
+        return [path for _, path in gone]
+
+    def media_paths(self, since: int | None = None) -> list[str]:
+        """Paths of the binaries kept: all of them, or those that changed after version `since`."""
+        return [path for (path,) in self.db.execute("SELECT DISTINCT path FROM media WHERE version > ? ORDER BY path",
+                                                    (-1 if since is None else since,))]
 
     def iter(self, kind: str, parent: str | None = None) -> Iterator[dict]:
         """Stream the items of one kind (optionally of one parent) in code order."""

@@ -23,7 +23,7 @@ def generate(demo: Path, out: Path, products: int, seed: int = 7) -> dict[str, i
     """Write a snapshot of `products` products into `out`; returns what was written."""
     out.mkdir(parents=True, exist_ok=True)
     shutil.copytree(demo, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("products.json", "product-models.json",
-                                                                                "*-files", "README.md"))
+                                                                                "README.md"))
     demo_products = json.loads((demo / "products.json").read_text(encoding="utf-8"))
     demo_models = json.loads((demo / "product-models.json").read_text(encoding="utf-8"))
     templates = _Templates(demo_products, demo_models)

@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from .. import __version__
 from ..errors import Location, RecordError, TransformerError
-from ..package import write_validated
+from ..package import link_files, write_validated
 from ..render import RecordRenderer, environment, render_document
 from ..report import RunReport
 from ..settings import Config, Job, Output
@@ -101,6 +101,17 @@ class JobRun:
         render = self._renderers[output]
         for view in views:
             yield view if isinstance(view, Markup) else render(view)
+
+    def write_binaries(self) -> None:
+        """Place the binaries the store keeps (downloaded by the pulls, copied from snapshots) in the
+        master catalog's static folder: all of them in a full run, in a differential run those that
+        changed since they were last written."""
+        output = f"catalogs/{self.config.site.master_catalog}/static/default"
+        state = self.store.output_state(output)
+        paths = self.store.media_paths(state[0] if state and self.job.mode == "differential" else None)
+        if link_files((self.store.media_root / path, self.archive / output / path) for path in paths):
+            self.report.counts["binaries"] = len(paths)
+        self.store.stage_output(self.run_id, output, self.version, "binaries")
 
     # -- what to report --------------------------------------------------------------------
 

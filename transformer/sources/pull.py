@@ -21,15 +21,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from urllib.parse import quote
 
 from ..endpoints import ENDPOINTS, Endpoint
 from ..errors import JobSkipped, SourceError
 from ..settings import Job, Source
-from ..sfcc import safe_path
 from ..store import Store, utc_now
 from .akeneo import AkeneoClient
+from .media import sync_binaries
 
 # Past this many families the `NOT IN` part would make URLs longer than servers accept.
 MAX_SPLIT_FAMILIES = 150
@@ -71,7 +70,7 @@ class _Read:
 
 
 def pull(client: AkeneoClient, store: Store, sources: tuple[Source, ...], *, since: str | None = None,
-         media_root: Path | None = None, report: PullReport | None = None) -> PullReport:
+         report: PullReport | None = None) -> PullReport:
     """Sync the store with the declared sources; `since` (UTC ISO 8601) makes filtered reads differential."""
     report = report or PullReport()
     wanted = _with_owners(sources)
@@ -80,8 +79,7 @@ def pull(client: AkeneoClient, store: Store, sources: tuple[Source, ...], *, sin
     for depth in sorted({_depth(e) for e in wanted}):
         level = [(endpoint, source) for endpoint, source in wanted.items() if _depth(endpoint) == depth]
         _pull_level(client, store, level, since, report)
-    if media_root is not None:
-        _download_all(client, store, [s for s in sources if s.download], media_root, report)
+    _download_all(client, store, [s for s in sources if s.download], report)
     return report
 
 
@@ -254,60 +252,17 @@ def _write_page(store: Store, one: _Read, items: list, next_url: str | None, pul
 
 # -- media ------------------------------------------------------------------------------
 
-def _download_all(client: AkeneoClient, store: Store, sources: list[Source], root: Path, report: PullReport) -> None:
-    wanted = [item for source in sources for item in _binaries(store, source.endpoint)]
-    todo = []
-    for code, url, folder in wanted:
-        relative = f"{folder}{safe_path(code)}"
-        target = (root / relative).resolve()
-        if not target.is_relative_to(root.resolve()):
-            raise SourceError(f"media code {code!r} would be written outside {root}")
-        known = store.media(code)
-        if known and known[0] == relative and target.is_file() and _sha256(target) == known[1]:
-            report.unchanged += 1
-        else:
-            todo.append((code, url, relative, target))
-    with ThreadPoolExecutor(client.concurrency, thread_name_prefix="download") as pool:
-        results = list(pool.map(lambda job: _download(client, *job), todo))
-    for (code, _, relative, target), (digest, error) in zip(todo, results):
-        if error is not None:
-            report.download_errors.append({"code": code, "message": error})
-            continue
-        store.put_media(code, relative, digest, target.stat().st_size)
-        report.downloaded += 1
+def _download_all(client: AkeneoClient, store: Store, sources: list[Source], report: PullReport) -> None:
+    """Download what the sources' items hold into the store's media folder (unchanged files skipped)."""
+    for source in sources:
+        fetched, unchanged, failures = sync_binaries(store, source.endpoint.name, client.download, client.concurrency)
+        report.downloaded += fetched
+        report.unchanged += unchanged
+        report.download_errors += failures
     fail = [s for s in sources if s.download_errors == "fail"]
     if report.download_errors and fail:
         raise SourceError(f"{len(report.download_errors)} download(s) failed, first: "
                           f"{report.download_errors[0]['code']}: {report.download_errors[0]['message']}")
-
-
-def _download(client: AkeneoClient, code: str, url: str, relative: str, target: Path) -> tuple[str | None, str | None]:
-    try:
-        return client.download(url, target), None
-    except SourceError as exc:
-        return None, str(exc)
-
-
-def _binaries(store: Store, endpoint: Endpoint) -> list[tuple[str, str, str]]:
-    """(media code, download path, folder in the archive) of every binary an endpoint's items hold."""
-    if endpoint.name == "media-files":
-        return [(item["code"], f"media-files/{item['code']}/download", "") for _, item in store.rows("media-files")]
-    if endpoint.name == "assets":
-        media_attributes = {(parent, item["code"]) for parent, item in store.rows("asset-family-attributes")
-                            if item.get("type") == "media_file"}
-        return [(value["data"], f"asset-media-files/{value['data']}", "assets/")
-                for family, asset in store.rows("assets") for attribute, values in (asset.get("values") or {}).items()
-                if (family, attribute) in media_attributes
-                for value in values if isinstance(value.get("data"), str) and value["data"]]
-    raise SourceError(f"endpoint '{endpoint.name}' has no binaries to download")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # What Community and Growth Editions lack (akeneo-api.md §4): these reads are left out, and jobs
@@ -320,8 +275,8 @@ class JobPuller:
     (since the last complete read of the same source) for a differential one. A source read once in
     this process, by an earlier job of a chain, is not read again."""
 
-    def __init__(self, client: AkeneoClient, master_catalog: str):
-        self.client, self.master_catalog = client, master_catalog
+    def __init__(self, client: AkeneoClient):
+        self.client = client
         self.done: dict[str, str] = {}  # source -> mode of the read this process made of it
         self._edition: str | None = None
 
@@ -334,7 +289,7 @@ class JobPuller:
                 self._edition = "EE"
         return self._edition
 
-    def __call__(self, job: Job, store: Store, archive: Path) -> dict:
+    def __call__(self, job: Job, store: Store) -> dict:
         sources = job.sources
         if self.edition().upper() in ("CE", "GE"):
             if job.engine.enterprise:
@@ -349,8 +304,7 @@ class JobPuller:
             starts = [store.last_read(_source_key(s)) for s in fresh if s.endpoint.paging == "search_after"]
             since = min(starts) if starts and None not in starts else None  # a source never read: read in full
         started = utc_now()
-        media_root = archive / "catalogs" / self.master_catalog / "static" / "default"
-        report = pull(self.client, store, tuple(fresh), since=since, media_root=media_root)
+        report = pull(self.client, store, tuple(fresh), since=since)
         for source in fresh:
             store.record_read(_source_key(source), started)
             self.done[_source_key(source)] = "differential" if since is not None else "full"

@@ -1,10 +1,11 @@
-"""Load a directory of JSON files in Akeneo REST API format into the store.
+"""Load a directory of JSON files in Akeneo REST API format into the store, and the binaries it holds.
 
 The directory mirrors the API paths below /api/rest/v1: `products.json`,
 `attributes/color/options.json`, `families/shirts/variants.json`, ... Each file holds
 the items of that endpoint as a JSON array, a list page (`_embedded.items`), a single
 object, or JSON Lines (`.jsonl`, one item per line, for catalogs too big for one array).
-Other files (media binaries, README) are left alone.
+Binaries at their API paths (`media-files/<code>`, `asset-media-files/<code>`) are copied into the
+store's media folder; other files (a README) are left alone.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Iterator
 from ..endpoints import Endpoint, endpoint_for_path
 from ..errors import SourceError
 from ..store import Store
+from .media import DOWNLOADABLE, copier, sync_binaries
 
 BATCH = 1000
 
@@ -58,6 +60,12 @@ def load_snapshot(directory: Path, store: Store) -> Loaded:
         if stored < count:
             result.warnings.append(f"{kind}: {count - stored} item(s) repeat the code of another; the last one is kept")
             result.items[kind] = stored
+    for endpoint in DOWNLOADABLE:
+        if endpoint in result.items:
+            _, _, missing = sync_binaries(store, endpoint, copier(directory))
+            if missing:
+                result.warnings.append(f"{endpoint}: {len(missing)} binaries are not in the snapshot, "
+                                       f"first: {missing[0]['code']}")
     return result
 
 
