@@ -29,7 +29,7 @@ def line_of(text: str) -> int:
 @pytest.fixture
 def snap(tmp_path: Path) -> Path:
     target = tmp_path / "snap"
-    shutil.copytree(demo_snapshot(), target, ignore=shutil.ignore_patterns("*-files", "README.md"))
+    shutil.copytree(demo_snapshot(), target, ignore=shutil.ignore_patterns("README.md"))
     return target
 
 

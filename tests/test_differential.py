@@ -35,7 +35,7 @@ def run(store: Store, job: str, out: Path) -> dict[str, bytes]:
 
 
 def snapshot_copy(target: Path) -> Path:
-    shutil.copytree(demo_snapshot(), target, ignore=shutil.ignore_patterns("*-files", "README.md"))
+    shutil.copytree(demo_snapshot(), target, ignore=shutil.ignore_patterns("README.md"))
     return target
 
 
@@ -182,8 +182,12 @@ def test_variants_take_what_they_inherit_from_their_models_not_from_stale_copies
     root = next(m for m in models if m["code"] == "ts_classic")
     sub = next(m for m in models if m["code"] == "ts_classic_red")
     root["values"]["name"] = [{"locale": "en_US", "scope": None, "data": "Renamed classic"}]
-    sub["values"]["main_image"][0]["data"] = sub["values"]["main_image"][0]["data"].replace(".png", "-new.png")
+    old = sub["values"]["main_image"][0]["data"]
+    new = sub["values"]["main_image"][0]["data"] = old.replace(".png", "-new.png")
     (snap / "product-models.json").write_text(json.dumps(models))  # products.json keeps the old copies
+    shutil.copyfile(snap / "media-files" / old, snap / "media-files" / new)
+    media = json.loads((snap / "media-files.json").read_text())
+    (snap / "media-files.json").write_text(json.dumps(media + [{"code": new}]))
     with Store(tmp_path / "s.sqlite") as store:
         load_snapshot(snap, store)
         written = run(store, "full-import-master", tmp_path / "out")

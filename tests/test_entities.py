@@ -35,7 +35,7 @@ def test_a_malformed_record_value_is_reported_and_the_record_kept(tmp_path: Path
     from transformer.cli import demo_snapshot
 
     snap = tmp_path / "snap"
-    shutil.copytree(demo_snapshot(), snap, ignore=shutil.ignore_patterns("*-files", "README.md"))
+    shutil.copytree(demo_snapshot(), snap, ignore=shutil.ignore_patterns("README.md"))
     path = snap / "reference-entities" / "brand" / "records.json"
     records = json.loads(path.read_text())
     records[0]["values"]["broken"] = "not a list"

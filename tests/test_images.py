@@ -33,6 +33,26 @@ def test_every_image_path_is_a_file_the_pull_downloaded(tmp_path: Path, monkeypa
     assert declared[:3] == ["large", "medium", "small"] and "small_de-DE" in declared  # per language: localized images
 
 
+def test_a_failed_download_leaves_its_image_out_shows_on_the_console_and_fails_strict(tmp_path: Path, monkeypatch,
+                                                                                      capsys) -> None:
+    from fake_akeneo import ServerError
+
+    with FakeAkeneo(demo_snapshot()) as pim:
+        for name, value in {"AKENEO_URL": pim.url, "AKENEO_CLIENT_ID": "client", "AKENEO_SECRET": "s3cret",
+                            "AKENEO_USERNAME": "user", "AKENEO_PASSWORD": "pass"}.items():
+            monkeypatch.setenv(name, value)
+        pim.fail(r"^/api/rest/v1/media-files/.+/download$", ServerError(404))  # the first one
+        assert main(["run", "full-master-image", "--strict", "--store", str(tmp_path / "s.sqlite"),
+                     "--out", str(tmp_path / "out"), "--config", str(ROOT)]) == 1
+    out = capsys.readouterr().out
+    assert "1 download(s) failed: their files are not in the archive" in out
+    root = etree.parse(str(tmp_path / "out" / IMAGES)).getroot()
+    assert all((tmp_path / "out" / STATIC / path).is_file() for path in root.xpath("//c:image/@path", namespaces=NS))
+    report = json.loads((tmp_path / "out" / "latest" / "reports" / "full-master-image.json").read_text())
+    missing = [e for e in report["errors"] if "is not in the store's media folder" in e["message"]]
+    assert missing and all(e["field"] == "images" for e in missing)
+
+
 def test_groups_per_view_type_and_per_colour_on_masters(tmp_path: Path) -> None:
     assert main(["run", "full-master-image", "--demo", "--out", str(tmp_path), "--config", str(ROOT)]) == 0
     root = etree.parse(str(tmp_path / IMAGES)).getroot()
@@ -68,7 +88,7 @@ def test_a_malformed_image_value_is_reported_and_the_other_images_kept(tmp_path:
     import shutil
 
     snap = tmp_path / "snap"
-    shutil.copytree(demo_snapshot(), snap, ignore=shutil.ignore_patterns("*-files", "README.md"))
+    shutil.copytree(demo_snapshot(), snap, ignore=shutil.ignore_patterns("README.md"))
     products = json.loads((snap / "products.json").read_text())
     product = next(p for p in products if p["values"].get("main_image") and p["values"].get("packshots"))
     product["values"]["main_image"] = "not a list"

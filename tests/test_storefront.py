@@ -38,7 +38,7 @@ def assignments(root: etree._Element) -> list[tuple[str, str, str | None, bool]]
 @pytest.fixture
 def store(tmp_path: Path):
     snap = tmp_path / "snap"
-    shutil.copytree(demo_snapshot(), snap, ignore=shutil.ignore_patterns("*-files", "README.md"))
+    shutil.copytree(demo_snapshot(), snap, ignore=shutil.ignore_patterns("README.md"))
     with Store(tmp_path / "s.sqlite") as opened:
         load_snapshot(snap, opened)
         opened.snap = snap

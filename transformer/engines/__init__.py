@@ -26,7 +26,7 @@ BOTH = ("full", "differential")
 
 ENGINES: dict[str, Engine] = {engine.name: engine for engine in (
     Engine("attributes-metadata", attributes_metadata, "attribute definitions and options as Product metadata", FULL,
-           ("products",), {"metadata": ("type-extension",)}),
+           ("products",), {"metadata": ("type-extension",)}, optional_roles=("assets",)),
     Engine("assets", assets, "definitions of the per-asset product attributes; products of changed assets marked",
            BOTH, ("assets",), {"metadata": ("type-extension",)}, enterprise="the Asset Manager"),
     Engine("media-assets-pricebook", media_assets_pricebook, "one pricebook per currency (its pull downloads media)",

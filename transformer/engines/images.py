@@ -20,7 +20,8 @@ def images(run: JobRun) -> None:
     products = product_mapper(store, run.job, site)
     attributes = {a["code"]: a for a in store.iter("attributes")}
     mapper = ImageMapper(run.job.mappings.assets, attributes, main_media_from(store),
-                         lambda family, code: store.get("assets", code, family), site.channel, site.locales)
+                         lambda family, code: store.get("assets", code, family), site.channel, site.locales,
+                         set(store.media_paths()))
     family_variants = {item["code"]: item for _, item in store.rows("family-variants")}
 
     def records() -> Iterator[ImagesView]:

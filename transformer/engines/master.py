@@ -34,7 +34,7 @@ class ProductChunks:
         assets = None
         if job.mappings.assets is not None:
             assets = AssetAttributes(main_media_from(store), lambda family, code: store.get("assets", code, family),
-                                     job.mappings.assets.import_type, site)
+                                     job.mappings.assets.import_type, site, set(store.media_paths()))
         self.mapper = product_mapper(store, job, site, families=families, assets=assets)
         self.render = record_renderer(config, job.outputs[OUTPUT])
 

@@ -1,10 +1,12 @@
 """Attribute metadata (job 1): SFCC Product attribute definitions for the PIM attributes
-the product mapping writes as custom attributes, with their options, in one attribute group."""
+the product mapping writes as custom attributes, with their options, and (given the assets
+settings) for the per-asset attributes, in one attribute group: every custom attribute the master
+catalog writes."""
 
 from __future__ import annotations
 
 from ..map.metadata import product_definitions
-from .read import product_mapper
+from .read import asset_definitions_from, product_mapper
 from .run import JobRun
 
 
@@ -18,6 +20,8 @@ def attributes_metadata(run: JobRun) -> None:
         found.sort(key=lambda o: (o.get("sort_order") or 0, o.get("code", "")))
     extension = product_definitions(mapper, {a["code"]: a for a in store.iter("attributes")},
                                     lambda code: options.get(code, []))
+    if run.job.mappings.assets is not None:  # the per-asset attributes the master catalog writes too
+        extension.definitions += asset_definitions_from(store, run.job.mappings.assets.import_type)
     run.write("metadata", [extension])
     report.counts["attribute_definitions"] = len(extension.definitions)
     report.counts["option_values"] = sum(len(d.values) for d in extension.definitions)

@@ -7,6 +7,7 @@ import json
 from typing import Callable, Iterator
 
 from ..map.assets import MainMedia
+from ..map.metadata import Definition, asset_definitions
 from ..map.products import ProductMapper
 from ..map.variations import MASTER_VARIATION
 from ..rules import Attribute
@@ -45,6 +46,13 @@ def main_media_from(store: Store) -> dict[str, MainMedia]:
             found[family["code"]] = MainMedia(main["code"], main["type"] == "media_link", main.get("prefix") or "",
                                               main.get("suffix") or "", main.get("media_type") or "image")
     return found
+
+
+def asset_definitions_from(store: Store, import_type: str) -> list[Definition]:
+    """Definitions of the per-asset product attributes of the stored assets."""
+    localizable = {(family, item["code"]): bool(item.get("value_per_locale"))
+                   for family, item in store.rows("asset-family-attributes")}
+    return asset_definitions(store.rows("assets"), main_media_from(store), localizable, import_type)
 
 
 # -- which items a run writes ---------------------------------------------------------------

@@ -36,9 +36,11 @@ def is_attribute(main: MainMedia, import_type: str) -> bool:
 
 class AssetAttributes:
     def __init__(self, main_media: dict[str, MainMedia], asset: Callable[[str, str], dict | None], import_type: str,
-                 site: Site):
-        """`asset(family, code)`: the stored asset."""
+                 site: Site, files: set[str] = frozenset()):
+        """`asset(family, code)`: the stored asset; `files`: the paths of the binaries the store keeps
+        (a file's static path is only written when it is one)."""
         self.main_media, self.asset, self.import_type, self.site = main_media, asset, import_type, site
+        self.files = files
 
     def values(self, family: str | None, codes: list) -> tuple[list[tuple[str, str | None, str]], list[str]]:
         """(custom attribute id, xml:lang or None, value) for the assets `codes` of `family`, and
@@ -58,7 +60,13 @@ class AssetAttributes:
             except RuleError as exc:
                 problems.append(f"asset '{code}': {exc}")
                 continue
-            by_locale = {locale: self._value(main, data) for locale, data in entries if isinstance(data, str)}
+            by_locale = {}
+            for locale, data in entries:
+                if isinstance(data, str) and not main.link and "assets/" + safe_path(data) not in self.files:
+                    problems.append(f"asset '{code}': file assets/{safe_path(data)} is not in the store's media folder"
+                                    " (not downloaded?)")
+                elif isinstance(data, str):
+                    by_locale[locale] = self._value(main, data)
             custom_id = asset_attribute_id(code, main.attribute)
             if None in by_locale:
                 found.append((custom_id, None, by_locale[None]))

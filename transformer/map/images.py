@@ -37,10 +37,12 @@ class ImagesView:
 
 class ImageMapper:
     def __init__(self, settings: AssetSettings, attributes: dict[str, dict], main_media: dict[str, MainMedia],
-                 asset: Callable[[str, str], dict | None], channel: str, languages: dict[str, str]):
+                 asset: Callable[[str, str], dict | None], channel: str, languages: dict[str, str],
+                 files: set[str] = frozenset()):
         """`main_media`: asset family -> its main media, for families whose main media is an image;
-        `asset(family, code)`: the stored asset. With `import_type: media_link` images are the
-        assets' links, under `external_location`; otherwise files from the static folder."""
+        `asset(family, code)`: the stored asset; `files`: the paths of the binaries the store keeps
+        (an image file is only written when it is one). With `import_type: media_link` images are
+        the assets' links, under `external_location`; otherwise files from the static folder."""
         source = settings.image_source
         self.links = settings.import_type == "media_link"
         self.base = settings.external_location if self.links else None  # written as the catalog's external location
@@ -48,7 +50,7 @@ class ImageMapper:
         self.asset_attributes = settings.asset_attributes if source in ("assets", "both") else ()
         self.view_types = list(settings.view_types)
         self.attributes, self.main_media, self.asset = attributes, main_media, asset
-        self.channel, self.languages = channel, languages
+        self.channel, self.languages, self.files = channel, languages, files
 
     def declared_view_types(self) -> list[str]:
         """Every view type groups may use: the configured ones, and per language for localized images."""
@@ -95,6 +97,9 @@ class ImageMapper:
                     problems.append((code, f"asset '{asset_code}': {exc}"))
         by_language: dict[str | None, list[str]] = {}
         for language, path in found:
+            if not self.links and path not in self.files:
+                problems.append(("images", f"image file {path} is not in the store's media folder (not downloaded?)"))
+                continue
             paths = by_language.setdefault(language, [])
             if path not in paths and len(path) <= IMAGE_PATH_MAX:
                 paths.append(path)

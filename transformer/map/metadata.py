@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..endpoints import SELECT_TYPES
+from ..sfcc import asset_attribute_id
+from .assets import MainMedia, is_attribute
 from .products import ProductMapper
 from .values import X_DEFAULT, Localized, localized_labels
 
@@ -58,6 +60,21 @@ def product_definitions(mapper: ProductMapper, attributes: dict[str, dict],
             "text" if plan.attribute.type == "pim_catalog_textarea" else "string")
         definitions.append(Definition(plan.custom_id, _labels(meta, languages, default, code), sfcc_type, localizable))
     return TypeExtension("Product", definitions, GROUP_ID, [(X_DEFAULT, "Akeneo Attributes")])
+
+
+def asset_definitions(assets: list[tuple[str, dict]], main_media: dict[str, MainMedia],
+                      localizable: dict[tuple[str, str], bool], import_type: str) -> list[Definition]:
+    """Definitions of the per-asset product attributes `akeneo_<asset>_<attribute>` that the master
+    catalog writes for `assets` ((family, asset) pairs) whose main media is no image file."""
+    definitions = []
+    for family, asset in assets:
+        main = main_media.get(family)
+        if main is None or not is_attribute(main, import_type):
+            continue
+        definitions.append(Definition(asset_attribute_id(asset["code"], main.attribute),
+                                      [(X_DEFAULT, f"{asset['code']} ({main.attribute})")], "string",
+                                      localizable.get((family, main.attribute), False)))
+    return definitions
 
 
 def _labels(item: dict, languages: dict[str, str], default_locale: str, fallback: str) -> Localized:

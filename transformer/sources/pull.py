@@ -70,8 +70,9 @@ class _Read:
 
 
 def pull(client: AkeneoClient, store: Store, sources: tuple[Source, ...], *, since: str | None = None,
-         report: PullReport | None = None) -> PullReport:
-    """Sync the store with the declared sources; `since` (UTC ISO 8601) makes filtered reads differential."""
+         downloads: tuple[Source, ...] | None = None, report: PullReport | None = None) -> PullReport:
+    """Sync the store with the declared sources, then download the binaries of `downloads` (default:
+    the sources that say `download`); `since` (UTC ISO 8601) makes product and model reads differential."""
     report = report or PullReport()
     wanted = _with_owners(sources)
     if client.concurrency > 1 and any(e.paging == "search_after" for e in wanted):
@@ -79,7 +80,7 @@ def pull(client: AkeneoClient, store: Store, sources: tuple[Source, ...], *, sin
     for depth in sorted({_depth(e) for e in wanted}):
         level = [(endpoint, source) for endpoint, source in wanted.items() if _depth(endpoint) == depth]
         _pull_level(client, store, level, since, report)
-    _download_all(client, store, [s for s in sources if s.download], report)
+    _download_all(client, store, [s for s in sources if s.download] if downloads is None else list(downloads), report)
     return report
 
 
@@ -278,6 +279,7 @@ class JobPuller:
     def __init__(self, client: AkeneoClient):
         self.client = client
         self.done: dict[str, str] = {}  # source -> mode of the read this process made of it
+        self.downloaded: set[str] = set()  # endpoints whose binaries this process downloaded
         self._edition: str | None = None
 
     def edition(self) -> str:
@@ -304,14 +306,17 @@ class JobPuller:
             starts = [store.last_read(_source_key(s)) for s in fresh if s.endpoint.paging == "search_after"]
             since = min(starts) if starts and None not in starts else None  # a source never read: read in full
         started = utc_now()
-        report = pull(self.client, store, tuple(fresh), since=since)
+        downloads = tuple({s.endpoint.name: s for s in sources if s.download
+                           and s.endpoint.name not in self.downloaded}.values())
+        report = pull(self.client, store, tuple(fresh), since=since, downloads=downloads)
         for source in fresh:
             store.record_read(_source_key(source), started)
             self.done[_source_key(source)] = "differential" if since is not None else "full"
+        self.downloaded |= {source.endpoint.name for source in downloads}
         return report.as_dict()
 
 
 def _source_key(source: Source) -> str:
     """A source by what decides which items its read sees."""
-    return json.dumps([source.endpoint.name, source.search, source.scope, source.locales, source.attributes,
-                       source.download], sort_keys=True)
+    return json.dumps([source.endpoint.name, source.search, source.scope, source.locales, source.attributes],
+                      sort_keys=True)
