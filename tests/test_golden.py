@@ -43,13 +43,24 @@ def test_golden_files_themselves_validate() -> None:
         validate_file(path)
 
 
-def test_demo_catalog_holds_every_demo_product_and_model(tmp_path: Path) -> None:
+def test_demo_catalog_holds_every_demo_product_and_model_of_the_site_trees(tmp_path: Path, config_dir: Path) -> None:
     import json
     from lxml import etree
 
-    assert main(["run", "full-import-master", "--demo", "--out", str(tmp_path), "--config", str(ROOT)]) == 0
     demo = ROOT / "transformer" / "demo" / "pim"
-    expected = {p["identifier"] for p in json.loads((demo / "products.json").read_text())} | {
+    categories = {c["code"]: c["parent"] for c in json.loads((demo / "categories.json").read_text())}
+
+    def tree(code: str) -> str:
+        while categories.get(code):
+            code = categories[code]
+        return code
+
+    products = json.loads((demo / "products.json").read_text())
+    outside = {p["identifier"] for p in products if p["categories"] and not p["parent"]
+               and all(tree(c) != "master" for c in p["categories"])}  # the site's tree (categories.yaml)
+    assert outside == {"AC-CAP-TRUCKER-OLIVE"}
+    assert main(["run", "full-import-master", "--demo", "--out", str(tmp_path), "--config", str(ROOT)]) == 0
+    expected = {p["identifier"] for p in products} - outside | {
         m["code"] for m in json.loads((demo / "product-models.json").read_text()) if not m["parent"]}
     tree = etree.parse(str(tmp_path / "latest" / "site-import" / "catalogs" / "akeneo-master" / "catalog.xml"))
     ids = tree.xpath("//c:product/@product-id", namespaces={"c": "http://www.demandware.com/xml/impex/catalog/2006-10-31"})
@@ -66,3 +77,11 @@ def test_product_template_writes_every_system_attribute_in_xsd_order() -> None:
     assert all(f's["{a.name}"]' in template for a in SYSTEM_ATTRIBUTES)
     # The table is in XSD order except the store attributes, which close the product.
     assert positions[:29] == sorted(positions[:29])
+
+
+def test_products_outside_the_trees_can_be_kept(tmp_path: Path, config_dir: Path) -> None:
+    settings = config_dir / "mappings" / "categories.yaml"
+    settings.write_text(settings.read_text() + "products_outside_trees: keep\n")
+    assert main(["run", "full-import-master", "--demo", "--out", str(tmp_path), "--config", str(config_dir)]) == 0
+    catalog = (tmp_path / "latest" / "site-import" / "catalogs" / "akeneo-master" / "catalog.xml").read_text()
+    assert 'product-id="AC-CAP-TRUCKER-OLIVE"' in catalog

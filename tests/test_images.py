@@ -82,6 +82,9 @@ def test_linked_images_with_locale_suffixed_view_types(tmp_path: Path, config_di
     assert not root.xpath("//c:image[starts-with(@path, 'assets/')]", namespaces=NS)  # no files in link mode
     declared = {v.text for v in root.iterfind("c:header/c:image-settings/c:view-types/c:view-type", NS)}
     assert {g.get("view-type") for g in root.iterfind(".//c:image-group", NS)} <= declared
+    report = json.loads((tmp_path / "latest" / "reports" / "full-master-image.json").read_text())
+    assert report["warnings"] == ["image attributes main_image, gallery_image are left out: with import_type media_link "
+                                  "every image is a link under external_location, and image attribute files are no links"]
 
 
 def test_a_malformed_image_value_is_reported_and_the_other_images_kept(tmp_path: Path) -> None:

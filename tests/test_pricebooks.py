@@ -28,7 +28,8 @@ def test_one_pricebook_per_currency_with_every_priced_product(tmp_path: Path) ->
     for currency, book in books.items():
         written = {t.get("product-id"): t.findtext("p:amount", namespaces=NS) for t in book.iterfind(".//p:price-table", NS)}
         expected = {p["identifier"]: Decimal(price["amount"]) for p in demo for value in p["values"].get("price", [])
-                    for price in value["data"] if price["currency"] == currency}
+                    for price in value["data"] if price["currency"] == currency
+                    and p["identifier"] != "AC-CAP-TRUCKER-OLIVE"}  # only in a tree the site does not export
         assert {k: Decimal(v) for k, v in written.items()} == expected
         assert all(len(v.split(".")[1]) >= 2 for v in written.values())
 

@@ -124,3 +124,11 @@ def test_trees_the_pim_lacks_are_warned_about(store, tmp_path: Path, config_dir:
     run(store, "full-import-storefront", tmp_path / "out", load_config(config_dir))
     report = json.loads((tmp_path / "out" / "latest" / "reports" / "full-import-storefront.json").read_text())
     assert report["warnings"] == ["category 'mastre' named in the category settings is not in the PIM"]
+
+
+def test_without_categories_the_recommendations_are_still_written(store, tmp_path: Path, config_dir: Path) -> None:
+    settings = config_dir / "mappings" / "categories.yaml"
+    settings.write_text(settings.read_text().replace("write_categories: true", "write_categories: false"))
+    root = run(store, "full-import-storefront", tmp_path / "out", load_config(config_dir))
+    assert root.find("c:category", NS) is None and root.find("c:category-assignment", NS) is None
+    assert root.find("c:recommendation", NS) is not None

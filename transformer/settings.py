@@ -113,6 +113,7 @@ class CategorySettings:
     write_categories: bool
     trees: tuple[str, ...]  # empty: every tree
     top_level_category: str | None
+    products_outside_trees: str  # skip | keep
     online: bool
     primary_flag: bool
     refinements_export: str | None

@@ -23,9 +23,14 @@ def images(run: JobRun) -> None:
                          lambda family, code: store.get("assets", code, family), site.channel, site.locales,
                          set(store.media_paths()))
     family_variants = {item["code"]: item for _, item in store.rows("family-variants")}
+    settings = run.job.mappings.assets
+    if settings.import_type == "media_link" and settings.image_attributes and settings.image_source in ("images", "both"):
+        run.warn(f"image attributes {', '.join(settings.image_attributes)} are left out: with import_type media_link "
+                 "every image is a link under external_location, and image attribute files are no links")
 
     def records() -> Iterator[ImagesView]:
-        for item, is_model, item_id in sfcc_products(store, run.job.mappings.products, run.since):
+        keeps = products.catalog.keeps  # the site's trees
+        for item, is_model, item_id in sfcc_products(store, run.job.mappings.products, run.since, keeps=keeps):
             variations = _variation_images(store, item, family_variants, products) if is_model else []
             view, problems = mapper.view(item_id, {**item, "values": products.values_of(item)}, variations)
             for field, problem in problems:
@@ -56,6 +61,8 @@ def _variation_images(store: Store, root: dict, family_variants: dict, products:
         models = {child["code"]: child for child in children}
         for product in store.children("products", root["code"]) + [
                 p for child in children for p in store.children("products", child["code"])]:
+            if not products.catalog.keeps(product):
+                continue
             model = models.get(product.get("parent"), {})
             values = [(code, axis_value(product, code) or axis_value(model, code)) for code in codes]
             if all(value is not None for _, value in values):

@@ -36,6 +36,7 @@ class ProductChunks:
             assets = AssetAttributes(main_media_from(store), lambda family, code: store.get("assets", code, family),
                                      job.mappings.assets.import_type, site, set(store.media_paths()))
         self.mapper = product_mapper(store, job, site, families=families, assets=assets)
+        self.keeps = self.mapper.catalog.keeps  # the site's trees (what else refers to the items does too)
         self.render = record_renderer(config, job.outputs[OUTPUT])
 
     def __call__(self, rows: list[tuple[bool, str]]) -> dict:
@@ -44,7 +45,11 @@ class ProductChunks:
         self.mapper.unknown.clear()
         for is_model, raw in rows:
             started = perf_counter()
-            view, record_errors = self.mapper.map(json.loads(raw), is_model)
+            item = json.loads(raw)
+            if not self.keeps(item):
+                counts["outside_trees"] += 1
+                continue
+            view, record_errors = self.mapper.map(item, is_model)
             mapped = perf_counter()
             timings["map"] += mapped - started
             errors += [e.as_dict() for e in record_errors]

@@ -8,6 +8,7 @@ from typing import Iterator
 
 from ..map.prices import Pricebook, PriceRow, list_price
 from ..sfcc import product_id_problem
+from .read import Selection
 from .run import JobRun
 
 OUTPUT = "pricebooks"
@@ -17,13 +18,14 @@ def media_assets_pricebook(run: JobRun) -> None:
     """One pricebook per currency of the site, each a stream over the products' prices."""
     store, report, site = run.store, run.report, run.config.site
     settings = run.job.mappings.prices
+    keeps = Selection(store, run.job, site).keeps  # the site's trees
 
     def prices(currency: str) -> Iterator[PriceRow]:
         for _, raw in store.iter_raw("products"):
             product = json.loads(raw)
             product_id = product.get("identifier")
-            if product_id_problem(product_id):
-                continue  # the master job reports it
+            if product_id_problem(product_id) or not keeps(product):
+                continue  # the master job reports the first, leaves out the second
             amount, problems = list_price(product, settings.attribute, currency, site.channel)
             if currency == site.currencies[0]:  # the same for every currency: one entry per product
                 for problem in problems:

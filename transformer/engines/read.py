@@ -7,6 +7,7 @@ import json
 from typing import Callable, Iterator
 
 from ..map.assets import MainMedia
+from ..map.categories import CategoryTree
 from ..map.metadata import Definition, asset_definitions
 from ..map.products import ProductMapper
 from ..map.variations import MASTER_VARIATION
@@ -28,12 +29,51 @@ def option_labels_from(store: Store) -> Callable[[str, str], dict[str, str]]:
     return lambda attribute, code: labels.get((attribute, code), {})
 
 
+class Selection:
+    """Which PIM items this site's catalogs hold, as the map stage's `Catalog`: every one, or
+    (with category settings that skip products outside the trees) those classified in the trees,
+    or not classified at all. A variant or sub-model counts its models' categories too."""
+
+    def __init__(self, store: Store, job: Job, site: Site):
+        settings = job.mappings.categories
+        self.store = store
+        categories = list(store.iter("categories"))
+        # With no category in the store, no product can be told outside the trees: all are kept.
+        self.tree = CategoryTree(categories, settings, site.locales, site.default_locale, site.storefront_catalog) \
+            if settings and settings.products_outside_trees == "skip" and categories else None
+
+    def keeps(self, item: dict) -> bool:
+        if self.tree is None:
+            return True
+        categories = set(item.get("categories") or [])
+        parent = item.get("parent")
+        for _ in range(2):  # two levels of models at most
+            model = self.store.get("product-models", parent) if parent else None
+            if model is None:
+                break
+            categories.update(model.get("categories") or [])
+            parent = model.get("parent")
+        return self.tree.holds(categories)
+
+    def exists(self, code: str) -> bool:
+        """Whether this site's catalog holds a product or model with this id."""
+        item = self.store.get("products", code) or self.store.get("product-models", code)
+        return item is not None and self.keeps(item)
+
+    def model(self, code: str) -> dict | None:
+        return self.store.model(code)
+
+    def enabled_below(self, model: str) -> bool:
+        return self.store.enabled_below(model)
+
+
 def product_mapper(store: Store, job: Job, site: Site, **lookups) -> ProductMapper:
     """The job's product mapper over the store's attributes, options and family variants (what
-    each item inherits is read from the store); `lookups` as ProductMapper takes them."""
+    each item inherits is read from the store, and associations only point at what this site's
+    catalog holds); `lookups` as ProductMapper takes them."""
     family_variants = {item["code"]: item for _, item in store.rows("family-variants")}
     return ProductMapper(job.mappings.products, site, attributes_from(store), option_labels_from(store),
-                         **({"catalog": store, "family_variants": family_variants} | lookups))
+                         **({"catalog": Selection(store, job, site), "family_variants": family_variants} | lookups))
 
 
 def main_media_from(store: Store) -> dict[str, MainMedia]:
@@ -82,14 +122,14 @@ def catalog_count(store: Store, mapping: ProductMapping, since: int | None, show
     return store.count("product-models") - len(skipped_models(store, mapping)) + store.count("products")
 
 
-def sfcc_products(store: Store, mapping: ProductMapping, since: int | None, shows: ShowsAssociations = None
-                  ) -> Iterator[tuple[dict, bool, str]]:
+def sfcc_products(store: Store, mapping: ProductMapping, since: int | None, shows: ShowsAssociations = None,
+                  keeps: Callable[[dict], bool] | None = None) -> Iterator[tuple[dict, bool, str]]:
     """(item, is model, SFCC product id) of the `catalog_rows` whose id SFCC takes (the master job
-    reports the others)."""
+    reports the others) and that `keeps` keeps (a `Selection`: the site's trees)."""
     for is_model, _, raw in catalog_rows(store, mapping, since, shows):
         item = json.loads(raw)
         item_id = item.get("code") if is_model else item.get("identifier")
-        if not product_id_problem(item_id):
+        if not product_id_problem(item_id) and (keeps is None or keeps(item)):
             yield item, is_model, item_id
 
 

@@ -9,7 +9,7 @@ from ..pim import associated
 from ..map.variations import MASTER_VARIATION
 from ..settings import ProductMapping
 from ..store import Store
-from .read import sfcc_products
+from .read import Selection, sfcc_products
 from .run import JobRun
 
 
@@ -26,6 +26,7 @@ def storefront_catalog(run: JobRun) -> None:
     catalog = site.storefront_catalog
     staged: list[tuple[str, str, str | None]] = []
     recommends = mapping.associations.target == "recommendations" and bool(mapping.associations.recommendation_types)
+    site_items = Selection(store, run.job, site)
     shows = (lambda item: True) if recommends else None
 
     def stage(item_id: str, categories: set[str]) -> None:
@@ -35,13 +36,19 @@ def storefront_catalog(run: JobRun) -> None:
             staged.clear()
 
     def records() -> Iterator[object]:
-        if not settings.write_categories:
-            return
+        if settings.write_categories:
+            yield from categories_and_assignments()
+        if recommends:
+            yield from recommendations()
+
+    def categories_and_assignments() -> Iterator[object]:
         for view in tree.views(store.refinements(catalog)):
             report.counts["categories"] += 1
             yield view
         if run.written_up_to is not None:
             for code, _ in store.gone_since("categories", run.written_up_to):
+                if code in tree.roots:
+                    continue  # a tree's root is the storefront's `root`, never a category of its own
                 report.counts["categories_deleted"] += 1
                 yield CategoryView(code, [], "false", None, delete=True)
         for item, is_model, item_id in sfcc_products(store, mapping, run.since, shows):
@@ -60,8 +67,6 @@ def storefront_catalog(run: JobRun) -> None:
             for code in sorted(store.assigned(catalog, item_id)):
                 report.counts["assignments_deleted"] += 1
                 yield AssignmentView(item_id, code, delete=True)
-        if recommends:
-            yield from recommendations()
 
     def recommendations() -> Iterator[RecommendationView]:
         """After every assignment (catalog.xsd order): one per associated product or model."""
@@ -69,7 +74,7 @@ def storefront_catalog(run: JobRun) -> None:
             for kind, number in mapping.associations.recommendation_types.items():
                 targets, _ = associated(item, kind)  # the master job reports what it leaves out
                 for target, _ in targets:
-                    if not store.exists(target):
+                    if not site_items.exists(target):  # not in the PIM, or outside this site's trees
                         report.counts["recommendations_to_unknown_products"] += 1
                         continue
                     report.counts["recommendations"] += 1

@@ -24,11 +24,15 @@ def variations(run: JobRun) -> None:
                              axis_ids, products.option_labels, order, run.job.mappings.products.variations,
                              products.axis_text)
     clashes = set(store.shared_codes("product-models", "products"))
+    keeps = products.catalog.keeps  # the site's trees
     touched = None if run.since is None else _touched_roots(store, run.since)
 
     def records() -> Iterator[MasterView]:
         for root in store.iter("product-models"):
             if root.get("parent") or root["code"] in clashes or (touched is not None and root["code"] not in touched):
+                continue
+            if not keeps(root):
+                report.counts["outside_trees"] += 1
                 continue
             family_variant = family_variants.get(root.get("family_variant"))
             if family_variant is None:
@@ -37,7 +41,7 @@ def variations(run: JobRun) -> None:
             children = store.children("product-models", root["code"])
             below = [p for p in store.children("products", root["code"]) + [
                 p for child in children for p in store.children("products", child["code"])]
-                if not product_id_problem(p.get("identifier"))]  # the master job reports those
+                if not product_id_problem(p.get("identifier")) and keeps(p)]  # the master job reports those
             try:
                 view, left_out = mapper.map(root, axes_of(family_variant), children, below)
             except RuleError as exc:

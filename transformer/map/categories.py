@@ -10,6 +10,7 @@ sub-model is assigned only to the categories set at its own level, not to those 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from markupsafe import Markup
 
@@ -90,10 +91,16 @@ class CategoryTree:
         custom = [("showInMenu", None, "true")] if self.online == "true" else []
         return CategoryView(category["code"], names, self.online, parent if parent in self.selected else ROOT, custom)
 
+    def holds(self, categories: Iterable[str]) -> bool:
+        """Whether an item classified in `categories` belongs to this storefront: some of them lie
+        in the trees, or there are none (unclassified items are kept)."""
+        categories = list(categories)
+        return not categories or any(code in self.selected or code in self.roots for code in categories)
+
     def assignments(self, item_id: str, categories: list[str], inherited: set[str]) -> list[AssignmentView] | None:
         """The item's assignments, the first primary; None when all its categories are outside the trees."""
-        own = [code for code in categories if code not in inherited]
-        inside = [code for code in own if code in self.selected]
-        if categories and not any(code in self.selected or code in self.roots for code in categories):
+        if not self.holds(categories):
             return None
-        return [AssignmentView(item_id, code, primary=self.primary and i == 0) for i, code in enumerate(inside)]
+        own = [code for code in categories if code not in inherited]
+        return [AssignmentView(item_id, code, primary=self.primary and i == 0)
+                for i, code in enumerate(code for code in own if code in self.selected)]
