@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 from lxml import etree
 
 from transformer.cli import demo_snapshot
@@ -201,3 +201,85 @@ def test_variants_take_what_they_inherit_from_their_models_not_from_stale_copies
     images = etree.parse(str(tmp_path / "out" / "latest" / "site-import/catalogs/akeneo-master/images.xml")).getroot()
     paths = images.xpath("//*[local-name()='product'][@product-id='TS-CLASSIC-RED-L']//*[local-name()='image']/@path")
     assert any(path.endswith("-new.png") for path in paths)
+
+
+# -- any sequence of edits: what SFCC holds after every delta equals one full run --------------------
+
+def _edits():
+    """One edit of the PIM: (kind, which item), applied by `_apply`."""
+    kinds = st.sampled_from(["rename", "disable", "delete", "delete_model", "move", "rename_model", "asset"])
+    return st.tuples(kinds, st.integers(min_value=0, max_value=1000))
+
+
+def _apply(edit: tuple[str, int], products: dict, models: dict, videos: dict) -> None:
+    kind, pick = edit
+    simple = sorted(code for code, p in products.items() if not p["parent"])
+    roots = sorted(code for code, m in models.items() if not m["parent"])
+    if kind in ("rename", "disable", "delete", "move") and products:
+        code = sorted(products)[pick % len(products)]
+        if kind == "rename":
+            products[code]["values"]["name"] = [{"locale": "en_US", "scope": None, "data": f"Renamed {pick}"}]
+        elif kind == "disable":
+            products[code]["enabled"] = not products[code]["enabled"]
+        elif kind == "delete":
+            del products[code]
+        elif code in simple:
+            products[code]["categories"] = [["backpacks", "living_room", "gift_sets"][pick % 3]]
+    elif kind in ("delete_model", "rename_model") and roots:
+        root = roots[pick % len(roots)]
+        if kind == "rename_model":
+            models[root]["values"]["name"] = [{"locale": "en_US", "scope": None, "data": f"Model {pick}"}]
+        else:
+            tree = {root} | {code for code, m in models.items() if m["parent"] == root}
+            for code in [code for code, p in products.items() if p["parent"] in tree]:
+                del products[code]
+            for code in tree:
+                del models[code]
+    elif kind == "asset":
+        video = videos[sorted(videos)[pick % len(videos)]]
+        video["values"]["youtube_id"] = [{"locale": None, "channel": None, "data": f"V{pick}"}]
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(days=st.lists(st.lists(_edits(), min_size=1, max_size=3), min_size=1, max_size=3))
+@example(days=[[("delete_model", 1)], [("delete", 427)]])  # a variant goes: its master's images change
+def test_after_any_edits_sfcc_holds_what_one_full_run_writes(tmp_path_factory, days) -> None:
+    from conftest import archive_of
+    from sfcc_state import SfccState
+
+    tmp_path = tmp_path_factory.mktemp("edits")
+    snap = snapshot_copy(tmp_path / "snap")
+    products = {p["identifier"]: p for p in json.loads((snap / "products.json").read_text())}
+    models = {m["code"]: m for m in json.loads((snap / "product-models.json").read_text())}
+    videos_file = snap / "asset-families" / "videos" / "assets.json"
+    videos = {a["code"]: a for a in json.loads(videos_file.read_text())}
+    delivered = SfccState()
+    with Store(tmp_path / "s.sqlite") as store:
+        load_snapshot(snap, store)
+        for day, edits in enumerate([[]] + days):
+            for edit in edits:
+                _apply(edit, products, models, videos)
+            (snap / "products.json").write_text(json.dumps(list(products.values())))
+            (snap / "product-models.json").write_text(json.dumps(list(models.values())))
+            videos_file.write_text(json.dumps(list(videos.values())))
+            load_snapshot(snap, store)
+            run_jobs(CONFIG, "catalog" if day == 0 else "catalog-differential", store, tmp_path / f"day{day}", workers=1)
+            delivered.import_archive(archive_of(tmp_path / f"day{day}"))
+            assert delivered.problems(complete=True) == [], f"day {day}"
+    with Store(tmp_path / "fresh.sqlite") as store:
+        load_snapshot(snap, store)
+        run_jobs(CONFIG, "catalog", store, tmp_path / "full", workers=1)
+    truth = SfccState()  # one full run of the final PIM, on an empty instance
+    truth.import_archive(archive_of(tmp_path / "full"))
+    # MERGE keeps what an element does not name (a language removed in the PIM), for a full run as for a
+    # delta: compare with the first full run and one full run of the final PIM imported over it.
+    full = SfccState()
+    full.import_archive(archive_of(tmp_path / "day0"))
+    full.import_archive(archive_of(tmp_path / "full"))
+    for key, xml in delivered.products.items():
+        if key in truth.products:
+            assert xml == full.products[key], f"{key} differs from a full run after {days}"
+        else:  # deleted in the PIM (or left the site's trees): offline in SFCC
+            assert b"<online-flag>false</online-flag>" in xml, f"{key} is still online after {days}"
+    assert set(truth.products) <= set(delivered.products)
+    assert delivered.assignments == truth.assignments and delivered.categories == truth.categories

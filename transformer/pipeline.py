@@ -62,7 +62,7 @@ def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | 
 
 def _run_job(config: Config, job: Job, store: Store, folder: Path, workers: int, prepare: Prepare | None,
              run_id: str) -> RunReport:
-    report = RunReport(job.id, job.title, job.mode, run=run_id)
+    report = RunReport(job.id, job.title, job.mode, run=run_id, engine=job.engine.name)
     started = perf_counter()
     try:
         run = JobRun(config, job, store, folder / "site-import", report, workers, run_id)
@@ -71,6 +71,7 @@ def _run_job(config: Config, job: Job, store: Store, folder: Path, workers: int,
             report.pull = prepare(job, store)
             report.timings["pull"] = perf_counter() - pulled
         run.version = store.version()  # what the pull brought is in; what comes later is the next run's
+        report.delta_from = run.since
         job.engine.run(run)
         if any(source.download for source in job.sources):
             run.write_binaries()

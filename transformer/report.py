@@ -19,6 +19,8 @@ class RunReport:
     title: str
     mode: str
     run: str = ""  # the id of the run the job was part of
+    engine: str = ""
+    delta_from: int | None = None  # the store version a differential run wrote the changes after (None: all)
     started: str = field(default_factory=utc_now)
     finished: str | None = None
     status: str = "running"
@@ -31,7 +33,8 @@ class RunReport:
 
     def as_dict(self) -> dict:
         return {
-            "run": self.run, "job": self.job, "title": self.title, "mode": self.mode, "status": self.status,
+            "run": self.run, "job": self.job, "title": self.title, "engine": self.engine, "mode": self.mode,
+            "delta_from": self.delta_from, "status": self.status,
             "started": self.started, "finished": self.finished,
             "counts": dict(sorted(self.counts.items())),
             **({"pull": self.pull} if self.pull is not None else {}),

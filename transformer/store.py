@@ -290,11 +290,12 @@ class Store:
             " AND r.ref_kind = :ref_kind", {"since": since, "kind": kind, "ref_kind": ref_kind})}
 
     def models_above_changed_products(self, since: int) -> set[str]:
-        """The product models (parents and their parents) of products changed after version `since`."""
+        """The product models (parents and their parents) of products changed or deleted after version `since`."""
         parent = "json_extract(data, '$.parent')"
         direct = {code for (code,) in self.db.execute(
-            f"SELECT DISTINCT {parent} FROM entities WHERE kind = 'products' AND version > ? AND {parent} IS NOT NULL",
-            (since,))}
+            f"SELECT DISTINCT {parent} FROM entities WHERE kind = 'products' AND version > ? AND {parent} IS NOT NULL"
+            f" UNION SELECT DISTINCT {parent} FROM gone WHERE kind IN ('products', 'product-models') AND version > ?"
+            f" AND {parent} IS NOT NULL", (since, since))}
         upper = {code for (code,) in self.db.execute(
             f"SELECT DISTINCT {parent} FROM entities WHERE kind = 'product-models' AND {parent} IS NOT NULL"
             " AND code IN (SELECT value FROM json_each(?))", (json.dumps(sorted(direct)),))}

@@ -139,16 +139,16 @@ def skipped_models(store: Store, mapping: ProductMapping) -> set[str]:
     return skip | (store.sub_model_codes() if mapping.variations == MASTER_VARIATION else set())
 
 
-def delta(store: Store, since: int, shows_associations: ShowsAssociations = None
+def delta(store: Store, since: int, shows_associations: ShowsAssociations = None, shows_assets: bool = True
           ) -> tuple[Callable[[], Iterator], Callable[[], Iterator]]:
     """What a differential run writes, as (code, JSON) streams of models and of products: items
     whose content changed after store version `since`, or whose references did (an asset they use
-    changed; a product they are associated with appeared or went, for the items whose output
-    `shows_associations`); the sub-models and products below a changed model, whose inherited
-    values changed with it; the models above a changed product (its `enabled` may have changed the
-    model's online flag)."""
+    changed, for outputs that `shows_assets`; a product they are associated with appeared or went,
+    for the items whose output `shows_associations`); the sub-models and products below a changed
+    model, whose inherited values changed with it; the models above a changed or deleted product or
+    sub-model (the model's online flag and its variants' images may have changed with it)."""
     def referring(kind: str) -> set[str]:
-        found = store.referring(kind, since, "assets")
+        found = store.referring(kind, since, "assets") if shows_assets else set()
         if shows_associations is not None:
             found |= {code for code in store.referring(kind, since, "products")
                       if shows_associations(store.get(kind, code) or {})}

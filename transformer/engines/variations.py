@@ -61,7 +61,7 @@ def _touched_roots(store: Store, since: int) -> set[str]:
     """Root models whose variations a differential run rewrites: those of every model and
     product in the delta (a changed model, a new, changed or disabled variant), and of the
     sub-models and variants deleted since."""
-    models, products = delta(store, since)
+    models, products = delta(store, since, shows_assets=False)  # variations show no asset
     parents = {json.loads(raw).get("parent") or code for code, raw in models()}
     parents |= {json.loads(raw).get("parent") for _, raw in products()} - {None}
     parents |= {item.get("parent") for kind in ("product-models", "products")
