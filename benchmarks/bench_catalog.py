@@ -97,7 +97,7 @@ def bench(products: int, workers: int, job: str, scratch: Path) -> dict:
     load_seconds, _, _ = timed_run(cli + ["load", str(snapshot), "--store", str(store)])
     seconds, peak_sum, peak_one = timed_run(cli + ["run", job, "--offline", "--store", str(store), "--out", str(out), "--workers", str(workers)])
     records = counts["products"] + counts["product-models"]
-    xml = sum(p.stat().st_size for p in (out / "site-import").rglob("*.xml"))
+    xml = sum(p.stat().st_size for p in (out / "latest" / "site-import").rglob("*.xml"))
     return {"products": products, "models": counts["product-models"], "generate_s": generated, "load_s": load_seconds,
             "run_s": seconds, "records_per_s": records / seconds, "products_per_s": products / seconds,
             "peak_rss_mib": peak_sum / 1024, "peak_process_rss_mib": peak_one / 1024, "xml_mib": xml / 2**20}

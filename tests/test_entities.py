@@ -74,3 +74,24 @@ def test_the_chains_write_one_archive_in_which_every_xml_validates(chain: str, t
             validator = StreamValidator(name)
             validator.feed(archive.read(name))
             validator.close()
+
+
+def test_a_record_deleted_in_the_pim_is_cleared_from_its_content_asset(tmp_path: Path) -> None:
+    import shutil
+
+    from transformer.cli import demo_snapshot
+
+    snap = tmp_path / "snap"
+    shutil.copytree(demo_snapshot(), snap, ignore=shutil.ignore_patterns("README.md"))
+    store = tmp_path / "s.sqlite"
+    args = ["run", "4", "--offline", "--store", str(store), "--config", str(ROOT)]
+    assert main(["load", str(snap), "--store", str(store)]) == 0
+    assert main(args + ["--out", str(tmp_path / "first")]) == 0
+    path = snap / "reference-entities" / "brand" / "records.json"
+    records = json.loads(path.read_text())
+    path.write_text(json.dumps(records[1:]))
+    assert main(["load", str(snap), "--store", str(store)]) == 0
+    assert main(args + ["--out", str(tmp_path / "second")]) == 0
+    root = etree.parse(str(tmp_path / "second" / "latest" / "site-import/libraries/akeneo-shared-library/library.xml"))
+    cleared = root.find(f".//l:custom-attribute[@attribute-id='akeneo_entity_brand_{records[0]['code']}']", NS)
+    assert cleared is not None and not (cleared.text or "").strip()

@@ -260,10 +260,14 @@ class Store:
     def gone_since(self, kind: str, since: int) -> list[tuple[str, dict]]:
         """(code, last stored item) of the items of `kind` that disappeared after version `since` and
         have not come back, in code order."""
-        return [(code, json.loads(data)) for code, data in self.db.execute(
-            "SELECT code, data FROM gone g WHERE kind = ? AND version > ? AND NOT EXISTS"
+        return [(code, item) for _, code, item in self.gone_rows(kind, since)]
+
+    def gone_rows(self, kind: str, since: int) -> list[tuple[str, str, dict]]:
+        """(parent, code, last stored item) of what `gone_since` gives."""
+        return [(parent, code, json.loads(data)) for parent, code, data in self.db.execute(
+            "SELECT parent, code, data FROM gone g WHERE kind = ? AND version > ? AND NOT EXISTS"
             " (SELECT 1 FROM entities e WHERE e.kind = g.kind AND e.parent = g.parent AND e.code = g.code)"
-            " GROUP BY code HAVING version = MAX(version) ORDER BY code", (kind, since))]
+            " GROUP BY parent, code HAVING version = MAX(version) ORDER BY parent, code", (kind, since))]
 
     def changed_raw(self, kind: str, since: int, parents: Iterable[str] = (), codes: Iterable[str] = ()
                     ) -> Iterator[tuple[str, str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ..map.entities import entity_content
 from ..map.metadata import TypeExtension
+from ..sfcc import record_attribute_id
 from .run import JobRun
 
 
@@ -14,10 +15,17 @@ def reference_entities(run: JobRun) -> None:
     records: dict[str, list[dict]] = {}
     for entity, record in store.rows("reference-entity-records"):
         records.setdefault(entity, []).append(record)
+    gone: dict[str, list[str]] = {}  # records deleted in the PIM since the library was last written
+    if run.written_up_to is not None:
+        for entity, code, _ in store.gone_rows("reference-entity-records", run.written_up_to):
+            gone.setdefault(entity, []).append(code)
     contents, definitions = [], []
     for _, entity in store.rows("reference-entities"):
         content, defined, errors = entity_content(entity, records.get(entity["code"], []), site)
         report.errors += [error.as_dict() for error in errors]
+        # MERGE keeps an attribute the content no longer names: written empty, a deleted record's goes.
+        content.attributes += [(record_attribute_id(entity["code"], code), None, "") for code in gone.get(entity["code"], [])]
+        report.counts["records_deleted"] += len(gone.get(entity["code"], []))
         contents.append(content)
         definitions += defined
         report.counts["entities"] += 1
