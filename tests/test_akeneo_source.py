@@ -14,7 +14,8 @@ from lxml import etree
 from transformer.cli import demo_snapshot, main
 from transformer.config import load_config
 from transformer.errors import SourceError
-from transformer.sources.akeneo import AkeneoClient, Connection, RetryPolicy
+from transformer.http import RetryPolicy
+from transformer.sources.akeneo import AkeneoClient, Connection
 from transformer.sfcc import safe_path
 from transformer.sources.pull import JobPuller, pull
 from transformer.store import Store
@@ -438,3 +439,20 @@ def test_a_second_differential_run_writes_nothing_and_a_deletion_goes_offline_in
     assert deleted and all(a.get("mode") == "delete" for a in deleted)
     assert {a.get("category-id") for a in deleted} >= set(gone["categories"]) & {
         c["code"] for c in json.loads((demo_snapshot() / "categories.json").read_text()) if c["parent"]}
+
+
+def test_an_item_read_again_is_stored_as_the_filtered_read_gives_it(pim, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    sources = tuple(replace(s, locales=("en_US",), attributes=("name", "sku")) if s.endpoint.name == "products" else s
+                    for s in CONFIG.jobs["differential-import-master"].sources)
+    with Store(tmp_path / "s.sqlite") as store:
+        pull(client_for(pim), store, sources)  # the first read: in full, filtered
+        products = [{k: v for k, v in p.items() if k != "_links"} for p in json.loads((demo_snapshot() / "products.json").read_text())]
+        missed = {**products[0], "updated": "2001-01-01T00:00:00+00:00", "enabled": not products[0]["enabled"]}
+        pim.set_items("products", [missed] + products[1:])
+        report = pull(client_for(pim), store, sources, since="2026-01-01T00:00:00+00:00")
+        stored = store.get("products", missed["identifier"])
+    assert report.read_again == 1 and stored["enabled"] == missed["enabled"]
+    assert set(stored["values"]) <= {"name", "sku"}
+    assert all(e["locale"] in (None, "en_US") for entries in stored["values"].values() for e in entries)

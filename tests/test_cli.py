@@ -88,7 +88,7 @@ def test_load_then_run_from_the_store(capsys, tmp_path: Path) -> None:
     assert code == 0
 
 
-def test_record_errors_exit_1_only_with_strict(capsys, tmp_path: Path) -> None:
+def test_record_errors_exit_3_only_with_strict(capsys, tmp_path: Path) -> None:
     snap = tmp_path / "snap"
     snap.mkdir()
     (snap / "attributes.json").write_text(json.dumps([
@@ -101,7 +101,7 @@ def test_record_errors_exit_1_only_with_strict(capsys, tmp_path: Path) -> None:
     code, out, _ = run(capsys, *args)
     assert code == 0 and "2 record error(s)" in out
     code, _, _ = run(capsys, *args, "--strict")
-    assert code == 1
+    assert code == 3
     report = json.loads((tmp_path / "out" / "latest" / "reports" / "full-import-master.json").read_text())
     assert report["status"] == "succeeded_with_errors"
     assert {(e["id"], e["field"]) for e in report["errors"]} == {(" padded", "identifier"), ("long-ean", "EAN")}

@@ -131,7 +131,7 @@ def test_differential_writes_exactly_the_changed_subset_of_a_full_run(tmp_path_f
     touched_models = models | {m["code"] for m in all_models if m["parent"] in models}
     parent_of = {m["code"]: m["parent"] for m in all_models}
     above = {p["parent"] for p in all_products if p["identifier"] in products and p["parent"]}
-    above |= {parent_of[code] for code in above if parent_of.get(code)}
+    above |= {parent_of[code] for code in above | models if parent_of.get(code)}  # a master shows its sub-models
     expected = touched_models | above | products | {p["identifier"] for p in all_products if p["parent"] in touched_models}
     expected -= {m["code"] for m in all_models if m["parent"]}  # Master-Variation: level-1 models are no products
     expected.discard(OUTSIDE_TREES)
@@ -207,14 +207,16 @@ def test_variants_take_what_they_inherit_from_their_models_not_from_stale_copies
 
 def _edits():
     """One edit of the PIM: (kind, which item), applied by `_apply`."""
-    kinds = st.sampled_from(["rename", "disable", "delete", "delete_model", "move", "rename_model", "asset"])
+    kinds = st.sampled_from(["rename", "disable", "delete", "delete_model", "move", "rename_model", "asset",
+                             "reparent", "packshots", "move_category", "delete_sub"])
     return st.tuples(kinds, st.integers(min_value=0, max_value=1000))
 
 
-def _apply(edit: tuple[str, int], products: dict, models: dict, videos: dict) -> None:
+def _apply(edit: tuple[str, int], products: dict, models: dict, videos: dict, categories: dict) -> None:
     kind, pick = edit
     simple = sorted(code for code, p in products.items() if not p["parent"])
     roots = sorted(code for code, m in models.items() if not m["parent"])
+    subs = sorted(code for code, m in models.items() if m["parent"])
     if kind in ("rename", "disable", "delete", "move") and products:
         code = sorted(products)[pick % len(products)]
         if kind == "rename":
@@ -238,11 +240,32 @@ def _apply(edit: tuple[str, int], products: dict, models: dict, videos: dict) ->
     elif kind == "asset":
         video = videos[sorted(videos)[pick % len(videos)]]
         video["values"]["youtube_id"] = [{"locale": None, "channel": None, "data": f"V{pick}"}]
+    elif kind == "reparent":  # a shoe moves to the other shoe model (the same family variant)
+        shoes = sorted(code for code, p in products.items() if p["parent"] in ("sh_trail_runner", "sh_city_sneaker"))
+        if shoes and "sh_trail_runner" in models and "sh_city_sneaker" in models:
+            shoe = products[shoes[pick % len(shoes)]]
+            shoe["parent"] = "sh_city_sneaker" if shoe["parent"] == "sh_trail_runner" else "sh_trail_runner"
+    elif kind == "packshots" and subs:  # a colour's images change: its master's image groups with them
+        sub = models[subs[pick % len(subs)]]
+        for entry in sub["values"].get("packshots", []):
+            entry["data"] = list(reversed(entry["data"]))
+    elif kind == "move_category":  # an outlet category moves into the site's tree, or back
+        moved = categories["outlet_clothing"]
+        moved["parent"] = "clothing" if moved["parent"] == "outlet" else "outlet"
+    elif kind == "delete_sub" and subs:  # a colour goes, with its variants
+        sub = subs[pick % len(subs)]
+        for code in [code for code, p in products.items() if p["parent"] == sub]:
+            del products[code]
+        del models[sub]
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(days=st.lists(st.lists(_edits(), min_size=1, max_size=3), min_size=1, max_size=3))
 @example(days=[[("delete_model", 1)], [("delete", 427)]])  # a variant goes: its master's images change
+@example(days=[[("reparent", 0)]])  # a variant moves: its former master loses it
+@example(days=[[("packshots", 0)], [("asset", 0)]])  # a colour's images change: the master's too
+@example(days=[[("move_category", 0)], [("move_category", 0)]])  # products come into the site's tree, then go
+@example(days=[[("delete_sub", 3)]])  # a colour goes: no offline stub for a level-1 model
 def test_after_any_edits_sfcc_holds_what_one_full_run_writes(tmp_path_factory, days) -> None:
     from conftest import archive_of
     from sfcc_state import SfccState
@@ -253,15 +276,17 @@ def test_after_any_edits_sfcc_holds_what_one_full_run_writes(tmp_path_factory, d
     models = {m["code"]: m for m in json.loads((snap / "product-models.json").read_text())}
     videos_file = snap / "asset-families" / "videos" / "assets.json"
     videos = {a["code"]: a for a in json.loads(videos_file.read_text())}
+    categories = {c["code"]: c for c in json.loads((snap / "categories.json").read_text())}
     delivered = SfccState()
     with Store(tmp_path / "s.sqlite") as store:
         load_snapshot(snap, store)
         for day, edits in enumerate([[]] + days):
             for edit in edits:
-                _apply(edit, products, models, videos)
+                _apply(edit, products, models, videos, categories)
             (snap / "products.json").write_text(json.dumps(list(products.values())))
             (snap / "product-models.json").write_text(json.dumps(list(models.values())))
             videos_file.write_text(json.dumps(list(videos.values())))
+            (snap / "categories.json").write_text(json.dumps(list(categories.values())))
             load_snapshot(snap, store)
             run_jobs(CONFIG, "catalog" if day == 0 else "catalog-differential", store, tmp_path / f"day{day}", workers=1)
             delivered.import_archive(archive_of(tmp_path / f"day{day}"))
@@ -283,3 +308,24 @@ def test_after_any_edits_sfcc_holds_what_one_full_run_writes(tmp_path_factory, d
             assert b"<online-flag>false</online-flag>" in xml, f"{key} is still online after {days}"
     assert set(truth.products) <= set(delivered.products)
     assert delivered.assignments == truth.assignments and delivered.categories == truth.categories
+
+
+def test_deleting_what_sfcc_never_had_writes_nothing_for_it(tmp_path: Path) -> None:
+    """A product with an id SFCC refuses, a level-1 model (Master-Variation) and a model named like
+    a product were never written: their deletion must not be either (an invalid id would fail the
+    XSD in every later run)."""
+    snap = snapshot_copy(tmp_path / "snap")
+    products = json.loads((snap / "products.json").read_text())
+    refused = products[0] | {"identifier": "X" * 120, "parent": None}
+    (snap / "products.json").write_text(json.dumps(products + [refused]))
+    with Store(tmp_path / "s.sqlite") as store:
+        load_snapshot(snap, store)
+        run(store, "full-import-master", tmp_path / "full")
+        models = json.loads((snap / "product-models.json").read_text())
+        (snap / "products.json").write_text(json.dumps([p for p in products if p["parent"] != "ts_organic_black"]))
+        (snap / "product-models.json").write_text(json.dumps([m for m in models if m["code"] != "ts_organic_black"]))
+        load_snapshot(snap, store)
+        delta = run(store, "differential-import-master", tmp_path / "delta")  # must not fail the XSD
+        again = run(store, "full-import-master", tmp_path / "again")
+    assert "X" * 120 not in delta and "ts_organic_black" not in delta and "ts_organic_black" not in again
+    assert "ts_organic" in delta  # the master that lost a colour

@@ -43,7 +43,7 @@ def test_a_failed_download_leaves_its_image_out_shows_on_the_console_and_fails_s
             monkeypatch.setenv(name, value)
         pim.fail(r"^/api/rest/v1/media-files/.+/download$", ServerError(404))  # the first one
         assert main(["run", "full-master-image", "--strict", "--store", str(tmp_path / "s.sqlite"),
-                     "--out", str(tmp_path / "out"), "--config", str(ROOT)]) == 1
+                     "--out", str(tmp_path / "out"), "--config", str(ROOT)]) == 3
     out = capsys.readouterr().out
     assert "1 download(s) failed: their files are not in the archive" in out
     root = etree.parse(str(tmp_path / "out" / IMAGES)).getroot()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import traceback
@@ -12,9 +13,13 @@ from pathlib import Path
 import jinja2
 
 from .config import load_config
+from .deliver.auth import SfccConnection
+from .deliver.delivery import DeliverySettings, business_manager_config, deliver_target
+from .deliver.parts import MiB
 from .engines import ENGINES
 from .errors import ConfigError, TransformerError
 from .pipeline import run_jobs
+from .report import RunReport
 from .rules import DEFAULT_RULE_BY_TYPE, RULES
 from .sources.akeneo import AkeneoClient, Connection
 from .sources.pull import JobPuller
@@ -23,6 +28,9 @@ from .store import Store
 from .synth import generate
 
 DEFAULT_STORE = ".akeneo-sfcc/store.sqlite"
+# Exit codes (README): 0 success, 1 permanent failure, 2 usage (argparse), 3 problems under --strict,
+# 75 retryable (network or 5xx after retries, a lock held, an import still running at --timeout), 130 interrupted.
+EXIT_FAILURE, EXIT_STRICT, EXIT_RETRYABLE, EXIT_INTERRUPTED = 1, 3, 75, 130
 
 
 def demo_snapshot() -> Path:
@@ -45,10 +53,25 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument("--snapshot", type=Path, help="load this snapshot folder into a fresh store first (no pull)")
     run.add_argument("--out", type=Path, default=Path("out"), help="where each run writes its folder out/<run id>/; out/latest names the last one (default: out)")
     run.add_argument("--config", type=Path, default=Path("."), help="the config folder (default: .)")
-    run.add_argument("--strict", action="store_true", help="exit 1 when any record had errors")
+    run.add_argument("--strict", action="store_true",
+                     help="exit 3 when a record had errors, a download failed or SFCC reported data errors")
     run.add_argument("--workers", type=int, default=None, help="processes that map and render (default: one per core)")
     run.add_argument("--offline", action="store_true", help="use the store as it is: do not pull from the PIM first")
     run.add_argument("--concurrency", type=int, default=4, help="connections to the PIM (default: 4, Akeneo's advice)")
+    run.add_argument("--deliver", action="store_true",
+                     help="then upload and import the archive into SFCC (SFCC_* variables); state moves only once imported")
+    delivery_options(run)
+
+    deliver = commands.add_parser("deliver", help="upload and import a built run (default: out/latest) or a site-import zip")
+    deliver.add_argument("target", nargs="?", type=Path, metavar="RUN-or-ARCHIVE",
+                         help="a run's folder out/<run id>, or a site-import zip (default: OUT/latest)")
+    deliver.add_argument("--out", type=Path, default=Path("out"), help="where the runs are (default: out)")
+    deliver.add_argument("--store", type=Path, help=f"the store whose run state moves once imported (default: {DEFAULT_STORE})")
+    deliver.add_argument("--config", type=Path, default=Path("."), help="the config folder (default: .)")
+    deliver.add_argument("--strict", action="store_true", help="exit 3 when SFCC reported data errors")
+    deliver.add_argument("--print-bm-config", action="store_true",
+                         help="print the OCAPI and WebDAV permissions to paste into Business Manager, and exit")
+    delivery_options(deliver)
 
     pull = commands.add_parser("pull", help="sync the store from the PIM (AKENEO_* environment variables or .env)")
     pull.add_argument("name", nargs="?", default=None, metavar="JOB|NUMBER|CHAIN",
@@ -73,6 +96,20 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
+def delivery_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--timeout", type=float, default=6 * 3600.0, metavar="SECONDS",
+                         help="the longest one SFCC import may take (default: 6 hours)")
+    command.add_argument("--keep-archive", action="store_true", help="leave the uploaded zips on the instance")
+    command.add_argument("--api", choices=("auto", "scapi", "ocapi"), default="auto",
+                         help="the job API: SCAPI when SFCC_SHORTCODE and SFCC_TENANT_ID are set (auto), or OCAPI")
+    command.add_argument("--ocapi-version", default="v25_6", help="the OCAPI Data API version (default: v25_6)")
+    command.add_argument("--part-size", type=float, default=90.0, metavar="MiB",
+                         help="the largest archive part to upload (default: 90 MiB; SFCC takes 100 MB)")
+    command.add_argument("--poll-interval", type=float, default=3.0, metavar="SECONDS",
+                         help="the first wait between two polls of an import; it grows to 30 s (default: 3)")
+    command.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -81,12 +118,12 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         print(f"{len(exc.problems)} configuration problem(s)", file=sys.stderr)
-        return 1
+        return _failed(args, EXIT_FAILURE, str(exc))
     except TransformerError as exc:
         if args.debug:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return _failed(args, EXIT_RETRYABLE if exc.retryable else EXIT_FAILURE, str(exc))
     except OSError as exc:
         if args.debug:
             traceback.print_exc()
@@ -100,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         print("interrupted: nothing was half-written; run again to redo the job", file=sys.stderr)
-        return 130
+        return _failed(args, EXIT_INTERRUPTED, "interrupted")
     except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on request
         if args.debug:
             traceback.print_exc()
@@ -118,6 +155,8 @@ def cmd_run(args) -> int:
     config = load_config(args.config)
     local = args.demo or args.snapshot
     puller = None if local or args.offline else JobPuller(client(args))
+    connection = SfccConnection.from_env(folder=args.config) if args.deliver else None  # before any work
+    delivery = None
     with tempfile.TemporaryDirectory(prefix="akeneo-sfcc-") as scratch:
         if local:
             store_path = Path(scratch, "store.sqlite")
@@ -129,9 +168,23 @@ def cmd_run(args) -> int:
         with Store(store_path) as store:
             if local:
                 for warning in load_snapshot(demo_snapshot() if args.demo else args.snapshot, store).warnings:
-                    print(f"warning: {warning}", file=sys.stderr)
-            reports = run_jobs(config, args.name, store, args.out, args.workers, puller)
-    folder = args.out / reports[0].run
+                    say(args, f"warning: {warning}", error=True)
+            reports = run_jobs(config, args.name, store, args.out, args.workers, puller, commit=not args.deliver)
+            folder = args.out / reports[0].run
+            if args.deliver:
+                delivery = deliver_target(folder, connection, delivery_settings(args), config.site.master_catalog,
+                                          lambda line: say(args, f"deliver: {line}"))
+                store.commit_run(reports[0].run)  # imported: only now does the run's state move
+    problems = summarize(args, reports, folder)
+    if delivery is not None:
+        problems += delivery.dataerrors
+        say(args, f"delivered in {delivery.seconds:.1f}s through {delivery.api}: {len(delivery.parts)} part(s)"
+            + (f", {delivery.dataerrors} SFCC data error(s), see {folder / 'delivery.json'}" if delivery.dataerrors else ""))
+    return finish(args, problems, folder, reports, delivery)
+
+
+def summarize(args, reports: list[RunReport], folder: Path) -> int:
+    """One line per job (errors and failed downloads pointed at); returns how many problems."""
     problems = 0
     for report in reports:
         failed_downloads = len((report.pull or {}).get("download_errors", []))
@@ -139,17 +192,71 @@ def cmd_run(args) -> int:
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.counts.items()))
         files = ", ".join(str(folder / "site-import" / o["path"]) for o in report.outputs)
         if report.status == "skipped":
-            print(f"{report.job}: {report.warnings[-1]}")
+            say(args, f"{report.job}: {report.warnings[-1]}")
             continue
-        print(f"{report.job}: {report.status} in {report.timings['total']:.2f}s: {counts}" + (f" -> {files}" if files else ""))
+        say(args, f"{report.job}: {report.status} in {report.timings['total']:.2f}s: {counts}" + (f" -> {files}" if files else ""))
         where = folder / "reports" / f"{report.job}.json"
         if report.errors:
-            print(f"  {len(report.errors)} record error(s), see {where}")
+            say(args, f"  {len(report.errors)} record error(s), see {where}")
         if failed_downloads:
-            print(f"  {failed_downloads} download(s) failed: their files are not in the archive, see {where}")
-    if (folder / f"{reports[0].run}.zip").is_file():
-        print(f"site-import archive: {folder / (reports[0].run + '.zip')}")
-    return 1 if args.strict and problems else 0
+            say(args, f"  {failed_downloads} download(s) failed: their files are not in the archive, see {where}")
+    if (folder / f"{folder.name}.zip").is_file():
+        say(args, f"site-import archive: {folder / (folder.name + '.zip')}")
+    return problems
+
+
+def finish(args, problems: int, folder: Path | None, reports: list[RunReport], delivery) -> int:
+    code = EXIT_STRICT if args.strict and problems else 0
+    if args.json:
+        print(json.dumps({"status": "succeeded", "exit_code": code, "problems": problems,
+                          "run": folder.name if folder else None, "folder": str(folder) if folder else None,
+                          "reports": [str(folder / "reports" / f"{r.job}.json") for r in reports],
+                          "jobs": {r.job: {"status": r.status, "counts": dict(r.counts), "errors": len(r.errors)}
+                                   for r in reports},
+                          "delivery": delivery.as_dict() if delivery else None}, indent=2))
+    return code
+
+
+def _failed(args, code: int, message: str) -> int:
+    if getattr(args, "json", False):
+        print(json.dumps({"status": "failed", "exit_code": code, "error": message}, indent=2))
+    return code
+
+
+def say(args, line: str, error: bool = False) -> None:
+    """A line for people: on stdout, or on stderr when stdout carries the --json summary."""
+    print(line, file=sys.stderr if error or getattr(args, "json", False) else sys.stdout)
+
+
+def delivery_settings(args) -> DeliverySettings:
+    return DeliverySettings(int(args.part_size * MiB), args.timeout, args.keep_archive, args.api, args.ocapi_version,
+                            args.poll_interval)
+
+
+def cmd_deliver(args) -> int:
+    if args.print_bm_config:
+        try:
+            client_id = SfccConnection.from_env(folder=args.config).client_id
+        except TransformerError:
+            client_id = "<your API client id>"
+        print(business_manager_config(client_id))
+        return 0
+    target = args.target or args.out / "latest"
+    try:
+        master_catalog = load_config(args.config).site.master_catalog
+    except ConfigError:
+        master_catalog = None  # a foreign archive: catalogs in name order
+    delivery = deliver_target(target, SfccConnection.from_env(folder=args.config), delivery_settings(args), master_catalog,
+                              lambda line: say(args, f"deliver: {line}"))
+    store_path = args.store or args.config / DEFAULT_STORE
+    if target.is_dir() and store_path.is_file():
+        with Store(store_path) as store:
+            if store.run_status(delivery.run) == "built":
+                store.commit_run(delivery.run)  # imported: the run's state moves now
+                say(args, f"run {delivery.run}: state committed in {store_path}")
+    say(args, f"delivered in {delivery.seconds:.1f}s through {delivery.api}: {len(delivery.parts)} part(s)"
+        + (f", {delivery.dataerrors} SFCC data error(s)" if delivery.dataerrors else ""))
+    return finish(args, delivery.dataerrors, target if target.is_dir() else None, [], delivery)
 
 
 def client(args) -> AkeneoClient:
@@ -211,8 +318,8 @@ def cmd_jobs(args) -> int:
     return 0
 
 
-COMMANDS = {"validate": cmd_validate, "run": cmd_run, "pull": cmd_pull, "load": cmd_load, "synth": cmd_synth, "rules": cmd_rules,
-            "jobs": cmd_jobs}
+COMMANDS = {"validate": cmd_validate, "run": cmd_run, "deliver": cmd_deliver, "pull": cmd_pull, "load": cmd_load,
+            "synth": cmd_synth, "rules": cmd_rules, "jobs": cmd_jobs}
 
 if __name__ == "__main__":
     sys.exit(main())

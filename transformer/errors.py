@@ -33,7 +33,12 @@ class RecordError:
 
 
 class TransformerError(Exception):
-    """Base of every error the CLI reports as one clear line."""
+    """Base of every error the CLI reports as one clear line. `retryable`: the other side did not
+    answer well enough (network, 5xx after retries, a lock held); trying later may work (exit 75)."""
+
+    def __init__(self, *args, retryable: bool = False):
+        super().__init__(*args)
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)

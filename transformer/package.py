@@ -6,6 +6,7 @@ reads the same bytes; only a fully written, valid file is renamed into place.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -59,6 +60,14 @@ def _blocks(chunks: Iterable[str]) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write a small text file (a report) atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +113,8 @@ def zip_archive(root: Path, target: Path) -> int:
                 entry = f"{name}/{path.relative_to(root).as_posix()}"
                 if not entry.isascii():
                     raise ValueError(f"non-ASCII name in the archive: {entry}")
-                archive.write(path, entry)
+                # Images and other binaries are compressed already: stored, they cost no CPU.
+                archive.write(path, entry, zipfile.ZIP_DEFLATED if path.suffix == ".xml" else zipfile.ZIP_STORED)
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)

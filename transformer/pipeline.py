@@ -34,11 +34,12 @@ def new_run_id() -> str:
 
 
 def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | None = None,
-             prepare: Prepare | None = None) -> list[RunReport]:
+             prepare: Prepare | None = None, commit: bool = True) -> list[RunReport]:
     """Run a job, alias or chain as one run on `workers` processes (default: one per core), each job
     after `prepare` (a pull from the PIM) when given. The run builds into its own folder
     `out/<run id>/`: `site-import/` with only what it wrote, `reports/<job>.json`, and the archive
-    `<run id>.zip`; `out/latest` then names that folder."""
+    `<run id>.zip`; `out/latest` then names that folder. Its state is committed once the archive is
+    complete, or (`commit=False`: it is to be delivered first) left staged for `Store.commit_run`."""
     workers = workers or os.cpu_count() or 1
     job_ids = config.resolve(name)
     run_id = new_run_id()
@@ -51,7 +52,7 @@ def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | 
             reports.append(_run_job(config, config.jobs[job_id], store, folder, workers, prepare, run_id))
         if (folder / "site-import").is_dir():
             zip_archive(folder / "site-import", folder / f"{run_id}.zip")
-        store.commit_run(run_id)
+        (store.commit_run if commit else store.build_run)(run_id)
     except BaseException:
         store.fail_run(run_id)
         raise

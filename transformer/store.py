@@ -66,6 +66,24 @@ CREATE TABLE IF NOT EXISTS gone (  -- items a complete read no longer found: del
     data    TEXT NOT NULL  -- as it was last stored
 );
 CREATE INDEX IF NOT EXISTS gone_by_version ON gone (kind, version);
+-- Where products, models and categories were before their parent or categories changed: the former
+-- master of a moved variant is written again, an item that left the site's trees goes offline.
+CREATE TABLE IF NOT EXISTS relinked (
+    kind       TEXT NOT NULL,
+    code       TEXT NOT NULL,
+    parent     TEXT,  -- the former parent
+    categories TEXT,  -- the former categories (JSON)
+    version    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS relinked_by_version ON relinked (version);
+CREATE TRIGGER IF NOT EXISTS relinking AFTER UPDATE OF data ON entities
+WHEN old.hash <> new.hash AND new.kind IN ('products', 'product-models', 'categories')
+ AND (json_extract(old.data, '$.parent') IS NOT json_extract(new.data, '$.parent')
+      OR json_extract(old.data, '$.categories') IS NOT json_extract(new.data, '$.categories'))
+BEGIN
+    INSERT INTO relinked (kind, code, parent, categories, version) VALUES
+        (old.kind, old.code, json_extract(old.data, '$.parent'), json_extract(old.data, '$.categories'), new.version);
+END;
 -- What each output file last wrote: the store version it wrote everything up to, and the
 -- fingerprint of the configuration it was written with. Staged per run, committed together.
 CREATE TABLE IF NOT EXISTS outputs (
@@ -125,7 +143,7 @@ CREATE TABLE IF NOT EXISTS runs (
     name     TEXT NOT NULL,
     started  TEXT NOT NULL,
     finished TEXT,
-    status   TEXT NOT NULL  -- running | committed | failed
+    status   TEXT NOT NULL  -- running | built (archive complete, awaiting delivery) | committed | failed | superseded
 );
 """
 
@@ -223,14 +241,18 @@ class Store:
         without touching their content; returns the (parent, code) it saw that the store lacks or
         holds with another `updated` (to be read again in full)."""
         with self.db:
-            stored = dict(((parent, code), updated) for parent, code, updated in self.db.execute(
-                "SELECT parent, code, updated FROM entities WHERE kind = ? AND code IN (SELECT value FROM json_each(?))",
-                (kind, json.dumps([code for _, code, _ in seen]))))
+            stored = {}
+            for parent in {parent for parent, _, _ in seen}:  # by parent: the primary key serves
+                stored |= {(parent, code): updated for code, updated in self.db.execute(
+                    "SELECT code, updated FROM entities WHERE kind = ? AND parent = ? AND code IN"
+                    " (SELECT value FROM json_each(?))", (kind, parent, json.dumps([c for p, c, _ in seen if p == parent])))}
             self.db.executemany("UPDATE entities SET pulled = ? WHERE kind = ? AND parent = ? AND code = ?",
                                 [(pulled, kind, parent, code) for parent, code, updated in seen
-                                 if stored.get((parent, code), "missing") == updated])
+                                 if updated is not None and stored.get((parent, code), "missing") == updated])
             self._cursor(kind, pulled, stream, next_url)
-        return [(parent, code) for parent, code, updated in seen if stored.get((parent, code), "missing") != updated]
+        # No `updated` to compare (a PIM that does not send it): read again, to be sure.
+        return [(parent, code) for parent, code, updated in seen
+                if updated is None or stored.get((parent, code), "missing") != updated]
 
     def _cursor(self, kind: str, pulled: int, stream: str, next_url: str | None) -> None:
         if next_url is None:
@@ -273,10 +295,20 @@ class Store:
                     ) -> Iterator[tuple[str, str]]:
         """(code, JSON) of the items of `kind` whose content changed after version `since`, whose
         parent is one of `parents`, or whose code is one of `codes`, in code order."""
+        # A union of three indexed selects: one OR of them would read every row.
         yield from self.db.execute(
-            "SELECT code, data FROM entities WHERE kind = ? AND (version > ? OR json_extract(data, '$.parent') IN"
-            " (SELECT value FROM json_each(?)) OR code IN (SELECT value FROM json_each(?))) ORDER BY parent, code",
-            (kind, since, json.dumps(sorted(parents)), json.dumps(sorted(codes))))
+            "SELECT code, data FROM entities WHERE rowid IN ("
+            " SELECT rowid FROM entities WHERE kind = :kind AND version > :since"
+            " UNION SELECT rowid FROM entities WHERE kind = :kind AND json_extract(data, '$.parent') IN"
+            "  (SELECT value FROM json_each(:parents))"
+            " UNION SELECT rowid FROM entities WHERE kind = :kind AND parent = '' AND code IN"
+            "  (SELECT value FROM json_each(:codes))) ORDER BY parent, code",
+            {"kind": kind, "since": since, "parents": json.dumps(sorted(parents)), "codes": json.dumps(sorted(codes))})
+
+    def changed_codes(self, kind: str, since: int) -> set[str]:
+        """Codes of the items of `kind` whose content changed after version `since`."""
+        return {code for (code,) in self.db.execute("SELECT code FROM entities WHERE kind = ? AND version > ?",
+                                                    (kind, since))}
 
     def referring(self, kind: str, since: int, ref_kind: str) -> set[str]:
         """Codes of the items of `kind` whose references of `ref_kind` changed after version `since`:
@@ -293,17 +325,36 @@ class Store:
             ") t ON r.ref_kind = t.k AND r.ref_parent = t.p AND r.ref_code = t.c WHERE r.kind = :kind"
             " AND r.ref_kind = :ref_kind", {"since": since, "kind": kind, "ref_kind": ref_kind})}
 
-    def models_above_changed_products(self, since: int) -> set[str]:
-        """The product models (parents and their parents) of products changed or deleted after version `since`."""
+    def referrers(self, kind: str, codes: Iterable[str]) -> set[str]:
+        """Codes of the items of `kind` associated with a product or model of these ids."""
+        return {code for (code,) in self.db.execute(
+            "SELECT DISTINCT code FROM refs WHERE kind = ? AND ref_kind = 'products' AND ref_parent = ''"
+            " AND ref_code IN (SELECT value FROM json_each(?))", (kind, json.dumps(sorted(codes))))}
+
+    def ancestors(self, kind: str, codes: Iterable[str]) -> set[str]:
+        """The product models above the items of `kind` with these codes: their parents, and those
+        parents' parents."""
         parent = "json_extract(data, '$.parent')"
         direct = {code for (code,) in self.db.execute(
-            f"SELECT DISTINCT {parent} FROM entities WHERE kind = 'products' AND version > ? AND {parent} IS NOT NULL"
-            f" UNION SELECT DISTINCT {parent} FROM gone WHERE kind IN ('products', 'product-models') AND version > ?"
-            f" AND {parent} IS NOT NULL", (since, since))}
-        upper = {code for (code,) in self.db.execute(
-            f"SELECT DISTINCT {parent} FROM entities WHERE kind = 'product-models' AND {parent} IS NOT NULL"
-            " AND code IN (SELECT value FROM json_each(?))", (json.dumps(sorted(direct)),))}
-        return direct | upper
+            f"SELECT DISTINCT {parent} FROM entities WHERE kind = ? AND parent = '' AND code IN"
+            f" (SELECT value FROM json_each(?)) AND {parent} IS NOT NULL", (kind, json.dumps(sorted(codes))))}
+        return direct | (self.ancestors("product-models", direct) if kind == "products" else set())
+
+    def former_parents(self, since: int) -> set[str]:
+        """The product models that lost a child after version `since` (deleted, or moved to another
+        parent), and the models above them."""
+        found = {parent for (parent,) in self.db.execute(
+            "SELECT json_extract(data, '$.parent') FROM gone WHERE kind IN ('products', 'product-models')"
+            " AND version > ? UNION SELECT parent FROM relinked WHERE kind IN ('products', 'product-models')"
+            " AND version > ?", (since, since)) if parent}
+        return found | self.ancestors("product-models", found)
+
+    def relinked_since(self, since: int) -> dict[tuple[str, str], tuple[str | None, list[str]]]:
+        """(kind, code) -> (parent, categories) as they were at version `since`, for the products,
+        models and categories whose parent or categories changed after it."""
+        return {(kind, code): (parent, json.loads(categories) if categories else []) for kind, code, parent, categories
+                in self.db.execute("SELECT kind, code, parent, categories FROM relinked WHERE version > ?"
+                                   " GROUP BY kind, code HAVING version = MIN(version)", (since,))}
 
     def count_pulled(self, kind: str, pulled: int) -> int:
         """Items of `kind` that pull number `pulled` stored (each once, however often it was read)."""
@@ -451,17 +502,27 @@ class Store:
                             (run, output, version, fingerprint))
 
     def begin_run(self, run: str, name: str) -> None:
-        """Record a run; what earlier runs that never finished staged is forgotten."""
+        """Record a run. What earlier runs that never finished staged is forgotten, and so is what
+        built runs still awaiting delivery staged: this run writes their delta again."""
         with self.db:
-            stale = "(SELECT id FROM runs WHERE status = 'running')"
-            self.db.execute(f"DELETE FROM pending_outputs WHERE run IN {stale}")
-            self.db.execute(f"DELETE FROM pending_assignments WHERE run IN {stale}")
-            self.db.execute(f"UPDATE runs SET status = 'failed' WHERE id IN {stale}")
+            for status, becomes in (("running", "failed"), ("built", "superseded")):
+                earlier = f"(SELECT id FROM runs WHERE status = '{status}')"
+                self.db.execute(f"DELETE FROM pending_outputs WHERE run IN {earlier}")
+                self.db.execute(f"DELETE FROM pending_assignments WHERE run IN {earlier}")
+                self.db.execute(f"UPDATE runs SET status = '{becomes}' WHERE id IN {earlier}")
             self.db.execute("INSERT INTO runs (id, name, started, status) VALUES (?, ?, ?, 'running')", (run, name, utc_now()))
 
+    def build_run(self, run: str) -> None:
+        """The run's archive is complete but not delivered yet: what it staged waits for `commit_run`."""
+        with self.db:
+            self.db.execute("UPDATE runs SET status = 'built' WHERE id = ? AND status = 'running'", (run,))
+
     def commit_run(self, run: str) -> None:
-        """The run's archive is complete: every output it staged, and its category assignments,
-        become what the outputs last wrote, together."""
+        """The run's archive is complete (and, when delivered, imported): every output it staged, and
+        its category assignments, become what the outputs last wrote, together."""
+        status = self.run_status(run)
+        if status not in ("running", "built"):
+            raise StoreError(f"run {run} is {status or 'unknown to this store'}: its state cannot be committed")
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO outputs (output, version, fingerprint, run) SELECT output, version,"
                             " fingerprint, run FROM pending_outputs WHERE run = ?", (run,))

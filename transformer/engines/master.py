@@ -17,7 +17,7 @@ from ..parallel import batched, ordered_map
 from ..report import Progress
 from ..settings import Config
 from ..store import Store
-from .read import catalog_count, catalog_rows, main_media_from, product_mapper
+from .read import catalog_count, catalog_rows, gone_products, main_media_from, product_mapper
 from .run import JobRun, record_renderer
 
 CHUNK = 200  # records per unit of work handed to a worker
@@ -27,7 +27,7 @@ OUTPUT = "catalog"
 class ProductChunks:
     """Maps and renders chunks of raw store rows into product XML; one per worker process."""
 
-    def __init__(self, config: Config, job_id: str, store_path: Path):
+    def __init__(self, config: Config, job_id: str, store_path: Path, written_up_to: int | None = None):
         job, site = config.jobs[job_id], config.site
         store = Store(store_path)  # open while the worker lives: models ask it about their products
         families = {item["code"]: item.get("attributes") or [] for _, item in store.rows("families")}
@@ -35,8 +35,8 @@ class ProductChunks:
         if job.mappings.assets is not None:
             assets = AssetAttributes(main_media_from(store), lambda family, code: store.get("assets", code, family),
                                      job.mappings.assets.import_type, site, set(store.media_paths()))
-        self.mapper = product_mapper(store, job, site, families=families, assets=assets)
-        self.keeps = self.mapper.catalog.keeps  # the site's trees (what else refers to the items does too)
+        self.mapper = product_mapper(store, job, site, written_up_to, families=families, assets=assets)
+        self.selection = self.mapper.catalog  # the site's trees (what refers to the items asks it too)
         self.render = record_renderer(config, job.outputs[OUTPUT])
 
     def __call__(self, rows: list[tuple[bool, str]]) -> dict:
@@ -46,8 +46,14 @@ class ProductChunks:
         for is_model, raw in rows:
             started = perf_counter()
             item = json.loads(raw)
-            if not self.keeps(item):
-                counts["outside_trees"] += 1
+            if not self.selection.keeps(item):
+                if not self.selection.kept_before(item):
+                    counts["outside_trees"] += 1
+                    continue
+                # It left the site's trees since the last run: offline here, like a deleted product.
+                view, record_errors = self.mapper.gone(item.get("code") if is_model else item.get("identifier")), []
+                counts["left_trees"] += 1
+                fragments.append(self.render(view))
                 continue
             view, record_errors = self.mapper.map(item, is_model)
             mapped = perf_counter()
@@ -80,17 +86,16 @@ def master_catalog(run: JobRun) -> None:
     products deleted in the PIM since the last successful run set offline (or deleted)."""
     store, report, mapping = run.store, run.report, run.job.mappings.products
     started = perf_counter()
-    setup = (run.config, run.job.id, store.path)
+    setup = (run.config, run.job.id, store.path, run.written_up_to)
     chunks = ProductChunks(*setup)  # configuration errors surface here, before any worker starts
     run.time("setup", started)
     clashes = store.shared_codes("product-models", "products")
     for code in clashes:
         run.record_error(code, "code", "a product has the same id; the product model is skipped")
     shows = shows_associations(mapping)
-    total = catalog_count(store, mapping, run.since, shows)
-    gone = [code for kind in ("product-models", "products") for code, _ in store.gone_since(kind, run.written_up_to)] \
-        if run.written_up_to is not None else []
-    batches = batched(((is_model, raw) for is_model, _, raw in catalog_rows(store, mapping, run.since, shows)), CHUNK)
+    total = catalog_count(store, mapping, run.since, shows, chunks.selection)
+    gone = gone_products(store, mapping, chunks.selection, run.written_up_to)
+    batches = batched(((is_model, raw) for is_model, _, raw in catalog_rows(store, mapping, run.since, shows, selection=chunks.selection)), CHUNK)
     if run.workers > 1 and total > CHUNK * run.workers:
         results = ordered_map(_product_chunk, batches, run.workers, _start_worker, setup)
     else:

@@ -12,7 +12,7 @@ from ..map.metadata import Definition, asset_definitions
 from ..map.products import ProductMapper
 from ..map.variations import MASTER_VARIATION
 from ..rules import Attribute
-from ..settings import Job, ProductMapping, Site
+from ..settings import CategorySettings, Job, ProductMapping, Site
 from ..sfcc import product_id_problem
 from ..store import Store
 
@@ -29,51 +29,118 @@ def option_labels_from(store: Store) -> Callable[[str, str], dict[str, str]]:
     return lambda attribute, code: labels.get((attribute, code), {})
 
 
+def category_trees(store: Store, settings: CategorySettings, site: Site, since: int | None
+                   ) -> tuple[CategoryTree, CategoryTree]:
+    """The site's category trees as they are, and as they were at version `since` (with the
+    categories that moved since back at their former parents)."""
+    categories = list(store.iter("categories"))
+    moved = {code: parent for (kind, code), (parent, _) in (store.relinked_since(since) if since is not None else {}).items()
+             if kind == "categories"}
+    now = CategoryTree(categories, settings, site.locales, site.default_locale, site.storefront_catalog)
+    before = CategoryTree([c | {"parent": moved[c["code"]]} if c["code"] in moved else c for c in categories], settings,
+                          site.locales, site.default_locale, site.storefront_catalog) if moved else now
+    return now, before
+
+
 class Selection:
     """Which PIM items this site's catalogs hold, as the map stage's `Catalog`: every one, or
     (with category settings that skip products outside the trees) those classified in the trees,
-    or not classified at all. A variant or sub-model counts its models' categories too."""
+    or not classified at all. A variant or sub-model counts its models' categories too. Given the
+    version `since` that the outputs were last written up to, it also tells whether an item was held
+    then: with its categories and models, and the trees, as they were."""
 
-    def __init__(self, store: Store, job: Job, site: Site):
+    def __init__(self, store: Store, job: Job, site: Site, since: int | None = None):
         settings = job.mappings.categories
         self.store = store
-        categories = list(store.iter("categories"))
         # With no category in the store, no product can be told outside the trees: all are kept.
-        self.tree = CategoryTree(categories, settings, site.locales, site.default_locale, site.storefront_catalog) \
-            if settings and settings.products_outside_trees == "skip" and categories else None
+        skip = settings is not None and settings.products_outside_trees == "skip" and store.count("categories") > 0
+        self.tree, self.tree_before = category_trees(store, settings, site, since) if skip else (None, None)
+        self.before = store.relinked_since(since) if since is not None and skip else {}
+        self._models: dict[str, dict | None] = {}
 
     def keeps(self, item: dict) -> bool:
-        if self.tree is None:
-            return True
-        categories = set(item.get("categories") or [])
-        parent = item.get("parent")
+        return self.tree is None or self.tree.holds(self._categories(item, now=True))
+
+    def kept_before(self, item: dict) -> bool:
+        """Whether the item was held at the watermark: with its former categories and models."""
+        return self.tree is None or self.tree_before.holds(self._categories(item, now=False))
+
+    def _categories(self, item: dict, now: bool) -> set[str]:
+        kind = "product-models" if "code" in item and "identifier" not in item else "products"
+        parent, categories = item.get("parent"), item.get("categories") or []
+        if not now and (former := self.before.get((kind, item.get("code") or item.get("identifier")))):
+            parent, categories = former
+        found = set(categories)
         for _ in range(2):  # two levels of models at most
-            model = self.store.get("product-models", parent) if parent else None
+            model = self.model(parent) if parent else None
             if model is None:
                 break
-            categories.update(model.get("categories") or [])
-            parent = model.get("parent")
-        return self.tree.holds(categories)
+            parent, categories = model.get("parent"), model.get("categories") or []
+            if not now and (former := self.before.get(("product-models", model["code"]))):
+                parent, categories = former
+            found.update(categories)
+        return found
 
     def exists(self, code: str) -> bool:
         """Whether this site's catalog holds a product or model with this id."""
-        item = self.store.get("products", code) or self.store.get("product-models", code)
+        item = self.store.get("products", code) or self.model(code)
         return item is not None and self.keeps(item)
 
     def model(self, code: str) -> dict | None:
-        return self.store.model(code)
+        if code not in self._models:
+            if len(self._models) > 4096:
+                self._models.clear()  # siblings come together: a small cache is enough
+            self._models[code] = self.store.model(code)
+        return self._models[code]
 
     def enabled_below(self, model: str) -> bool:
         return self.store.enabled_below(model)
 
+    def crossed(self) -> set[str]:
+        """Ids of the products and models that entered or left the site's trees since the version the
+        selection was made with (they or their models moved): what links to them changes."""
+        if not self.before:
+            return set()
+        moved_models = {code for kind, code in self.before if kind == "product-models"}
+        candidates = {(kind, code) for kind, code in self.before if kind != "categories"} | {
+            (kind, item.get("code") or item.get("identifier")) for kind in ("product-models", "products")
+            for code in moved_models for item in self.store.children(kind, code)}
+        if any(kind == "categories" for kind, _ in self.before):  # the trees themselves moved: ask every item
+            candidates = {(kind, code) for kind in ("product-models", "products") for code, _ in self.store.iter_raw(kind)}
+        found = set()
+        for kind, code in candidates:
+            item = self.store.get(kind, code)
+            if item is not None and self.keeps(item) != self.kept_before(item):
+                found.add(code)
+        return found
 
-def product_mapper(store: Store, job: Job, site: Site, **lookups) -> ProductMapper:
+
+def gone_products(store: Store, mapping: ProductMapping, selection: Selection, since: int | None) -> list[str]:
+    """Ids of the SFCC products deleted in the PIM after version `since`, by the rule that chose
+    what was written: ids SFCC takes, no level-1 model in Master-Variation, no model named like a
+    product, held by the site's trees."""
+    if since is None:
+        return []
+    found = []
+    for kind in ("product-models", "products"):
+        other = "products" if kind == "product-models" else "product-models"
+        for code, item in store.gone_since(kind, since):
+            if product_id_problem(code) or store.get(other, code) is not None:
+                continue  # never written, or an item of the other kind holds the id now
+            if kind == "product-models" and item.get("parent") and mapping.variations == MASTER_VARIATION:
+                continue
+            if selection.kept_before(item):
+                found.append(code)
+    return found
+
+
+def product_mapper(store: Store, job: Job, site: Site, since: int | None = None, **lookups) -> ProductMapper:
     """The job's product mapper over the store's attributes, options and family variants (what
     each item inherits is read from the store, and associations only point at what this site's
-    catalog holds); `lookups` as ProductMapper takes them."""
+    catalog holds: a `Selection`); `lookups` as ProductMapper takes them."""
     family_variants = {item["code"]: item for _, item in store.rows("family-variants")}
     return ProductMapper(job.mappings.products, site, attributes_from(store), option_labels_from(store),
-                         **({"catalog": Selection(store, job, site), "family_variants": family_variants} | lookups))
+                         **({"catalog": Selection(store, job, site, since), "family_variants": family_variants} | lookups))
 
 
 def main_media_from(store: Store) -> dict[str, MainMedia]:
@@ -100,14 +167,14 @@ def asset_definitions_from(store: Store, import_type: str) -> list[Definition]:
 ShowsAssociations = Callable[[dict], bool] | None  # whether an item's output shows its associations
 
 
-def catalog_rows(store: Store, mapping: ProductMapping, since: int | None, shows: ShowsAssociations = None
-                 ) -> Iterator[tuple[bool, str, str]]:
+def catalog_rows(store: Store, mapping: ProductMapping, since: int | None, shows: ShowsAssociations = None,
+                 shows_assets: bool = True, selection: Selection | None = None) -> Iterator[tuple[bool, str, str]]:
     """(is model, code, JSON) of the models, then the products, that a run writes: all of them,
     or those of the `delta` since `since`. Left out: models that are no SFCC product (named like a
     product, which the master job reports; level-1 models in Master-Variation)."""
     skip = skipped_models(store, mapping)
     models, products = (lambda: store.iter_raw("product-models"), lambda: store.iter_raw("products")) \
-        if since is None else delta(store, since, shows)
+        if since is None else delta(store, since, shows, shows_assets, selection)
     for code, raw in models():
         if code not in skip:
             yield True, code, raw
@@ -115,18 +182,20 @@ def catalog_rows(store: Store, mapping: ProductMapping, since: int | None, shows
         yield False, code, raw
 
 
-def catalog_count(store: Store, mapping: ProductMapping, since: int | None, shows: ShowsAssociations = None) -> int:
+def catalog_count(store: Store, mapping: ProductMapping, since: int | None, shows: ShowsAssociations = None,
+                  selection: Selection | None = None) -> int:
     """How many rows `catalog_rows` gives (a full run counts without reading the items)."""
     if since is not None:
-        return sum(1 for _ in catalog_rows(store, mapping, since, shows))
+        return sum(1 for _ in catalog_rows(store, mapping, since, shows, selection=selection))
     return store.count("product-models") - len(skipped_models(store, mapping)) + store.count("products")
 
 
 def sfcc_products(store: Store, mapping: ProductMapping, since: int | None, shows: ShowsAssociations = None,
-                  keeps: Callable[[dict], bool] | None = None) -> Iterator[tuple[dict, bool, str]]:
+                  keeps: Callable[[dict], bool] | None = None, shows_assets: bool = True
+                  ) -> Iterator[tuple[dict, bool, str]]:
     """(item, is model, SFCC product id) of the `catalog_rows` whose id SFCC takes (the master job
     reports the others) and that `keeps` keeps (a `Selection`: the site's trees)."""
-    for is_model, _, raw in catalog_rows(store, mapping, since, shows):
+    for is_model, _, raw in catalog_rows(store, mapping, since, shows, shows_assets):
         item = json.loads(raw)
         item_id = item.get("code") if is_model else item.get("identifier")
         if not product_id_problem(item_id) and (keeps is None or keeps(item)):
@@ -139,24 +208,30 @@ def skipped_models(store: Store, mapping: ProductMapping) -> set[str]:
     return skip | (store.sub_model_codes() if mapping.variations == MASTER_VARIATION else set())
 
 
-def delta(store: Store, since: int, shows_associations: ShowsAssociations = None, shows_assets: bool = True
-          ) -> tuple[Callable[[], Iterator], Callable[[], Iterator]]:
+def delta(store: Store, since: int, shows_associations: ShowsAssociations = None, shows_assets: bool = True,
+          selection: Selection | None = None) -> tuple[Callable[[], Iterator], Callable[[], Iterator]]:
     """What a differential run writes, as (code, JSON) streams of models and of products: items
     whose content changed after store version `since`, or whose references did (an asset they use
     changed, for outputs that `shows_assets`; a product they are associated with appeared or went,
-    for the items whose output `shows_associations`); the sub-models and products below a changed
-    model, whose inherited values changed with it; the models above a changed or deleted product or
-    sub-model (the model's online flag and its variants' images may have changed with it)."""
+    or crossed the `selection`'s trees, for the items whose output `shows_associations`); the
+    sub-models and products below a
+    changed model, whose inherited values changed with it; the models above whatever changed, and
+    those that lost a child (deleted or moved away): a master shows its variants' images, and its
+    online flag follows them."""
+    crossed = selection.crossed() if selection is not None and shows_associations is not None else set()
+
     def referring(kind: str) -> set[str]:
         found = store.referring(kind, since, "assets") if shows_assets else set()
         if shows_associations is not None:
-            found |= {code for code in store.referring(kind, since, "products")
+            found |= {code for code in store.referring(kind, since, "products") | store.referrers(kind, crossed)
                       if shows_associations(store.get(kind, code) or {})}
         return found
 
     models, products = referring("product-models"), referring("products")
     changed = {code for code, _ in store.changed_raw("product-models", since, codes=models)}
     cascade = {code for code, _ in store.changed_raw("product-models", since, changed, models)}  # and sub-models
-    above = store.models_above_changed_products(since)
+    # Above what changed: a master shows its sub-models' and variants' images and their `enabled`.
+    above = store.ancestors("products", store.changed_codes("products", since) | products) \
+        | store.ancestors("product-models", changed) | store.former_parents(since)
     return (lambda: store.changed_raw("product-models", since, changed, above | models),
             lambda: store.changed_raw("products", since, cascade, products))

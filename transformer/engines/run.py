@@ -61,6 +61,12 @@ class JobRun:
         if changed:
             self.warn(f"the configuration of {', '.join(changed)} changed since it was last written: writing everything")
             return None
+        categories = self.job.mappings.categories
+        if categories and categories.products_outside_trees == "skip" and any(
+                kind == "categories" for kind, _ in self.store.relinked_since(self.written_up_to)):
+            self.warn("categories moved between trees since the last run: which products the site holds may have "
+                      "changed, writing everything")
+            return None
         return self.written_up_to
 
     @cached_property

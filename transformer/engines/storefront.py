@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..map.categories import AssignmentView, CategoryTree, CategoryView, RecommendationView
+from ..map.categories import AssignmentView, CategoryView, RecommendationView
 from ..pim import associated
 from ..map.variations import MASTER_VARIATION
 from ..settings import ProductMapping
 from ..store import Store
-from .read import Selection, sfcc_products
+from .read import Selection, category_trees, gone_products, sfcc_products
 from .run import JobRun
 
 
@@ -19,14 +19,13 @@ def storefront_catalog(run: JobRun) -> None:
     assignments gone since are deleted, those of products deleted in the PIM too."""
     store, report, site = run.store, run.report, run.config.site
     settings, mapping = run.job.mappings.categories, run.job.mappings.products
-    tree = CategoryTree(list(store.iter("categories")), settings, site.locales, site.default_locale,
-                        site.storefront_catalog)
+    tree, before = category_trees(store, settings, site, run.written_up_to)
     for code in tree.missing:
         run.warn(f"category '{code}' named in the category settings is not in the PIM")
     catalog = site.storefront_catalog
     staged: list[tuple[str, str, str | None]] = []
     recommends = mapping.associations.target == "recommendations" and bool(mapping.associations.recommendation_types)
-    site_items = Selection(store, run.job, site)
+    site_items = Selection(store, run.job, site, run.written_up_to)
     shows = (lambda item: True) if recommends else None
 
     def stage(item_id: str, categories: set[str]) -> None:
@@ -45,13 +44,13 @@ def storefront_catalog(run: JobRun) -> None:
         for view in tree.views(store.refinements(catalog)):
             report.counts["categories"] += 1
             yield view
-        if run.written_up_to is not None:
-            for code, _ in store.gone_since("categories", run.written_up_to):
-                if code in tree.roots:
-                    continue  # a tree's root is the storefront's `root`, never a category of its own
+        if run.written_up_to is not None:  # deleted in the PIM, or moved out of the site's trees
+            gone = {code for code, _ in store.gone_since("categories", run.written_up_to)} | (
+                set(before.selected) - set(tree.selected))
+            for code in sorted(gone - tree.roots):  # a tree's root is the storefront's `root`, no category
                 report.counts["categories_deleted"] += 1
                 yield CategoryView(code, [], "false", None, delete=True)
-        for item, is_model, item_id in sfcc_products(store, mapping, run.since, shows):
+        for item, is_model, item_id in sfcc_products(store, mapping, run.since, shows, shows_assets=False):
             views = tree.assignments(item_id, item.get("categories") or [], _inherited_categories(store, item, mapping))
             if views is None:  # every category outside the trees: only what was assigned before goes
                 report.counts["outside_trees"] += 1
@@ -62,7 +61,7 @@ def storefront_catalog(run: JobRun) -> None:
             for view in views:
                 report.counts["assignments_deleted" if view.delete else "assignments"] += 1
                 yield view
-        for item_id in gone_products():  # deleted in the PIM: set offline by the master job, unassigned here
+        for item_id in gone_products(store, mapping, site_items, run.written_up_to):  # offline in the master, unassigned here
             stage(item_id, set())
             for code in sorted(store.assigned(catalog, item_id)):
                 report.counts["assignments_deleted"] += 1
@@ -70,7 +69,7 @@ def storefront_catalog(run: JobRun) -> None:
 
     def recommendations() -> Iterator[RecommendationView]:
         """After every assignment (catalog.xsd order): one per associated product or model."""
-        for item, _, source in sfcc_products(store, mapping, run.since, shows):
+        for item, _, source in sfcc_products(store, mapping, run.since, shows, shows_assets=False):
             for kind, number in mapping.associations.recommendation_types.items():
                 targets, _ = associated(item, kind)  # the master job reports what it leaves out
                 for target, _ in targets:
@@ -79,11 +78,6 @@ def storefront_catalog(run: JobRun) -> None:
                         continue
                     report.counts["recommendations"] += 1
                     yield RecommendationView(source, target, number)
-
-    def gone_products() -> Iterator[str]:
-        if run.written_up_to is not None:
-            for kind in ("product-models", "products"):
-                yield from (code for code, _ in store.gone_since(kind, run.written_up_to))
 
     run.write("catalog", records())
     store.stage_assignments(run.run_id, staged)

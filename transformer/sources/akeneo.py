@@ -1,18 +1,15 @@
 """A small, resilient client for the Akeneo REST API.
 
 OAuth2 password grant with refresh ahead of expiry and re-authentication on 401; one pooled
-session with a timeout on every request; retries with exponential backoff and jitter on
-429 (honouring Retry-After), 408, 5xx, dropped connections, timeouts and truncated JSON,
-within a bounded number of tries and a bounded total wait. Our own retry loop rather than
-urllib3's Retry: one policy must also cover 401 re-authentication and malformed bodies, and
-bound the total time spent waiting. Credentials and tokens never appear in errors or logs.
+session with a timeout on every request; retries (the shared `http` policy) on 429 (honouring
+Retry-After), 408, 5xx, dropped connections, timeouts and truncated JSON, within a bounded
+number of tries and a bounded total wait. Credentials and tokens never appear in errors or logs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,11 +21,11 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from ..errors import SourceError
+from ..http import RetryPolicy, Retryable, request, with_retries
 
 API = "/api/rest/v1/"
 TOKEN_PATH = "/api/oauth/v1/token"
 ENV_VARS = ("AKENEO_URL", "AKENEO_CLIENT_ID", "AKENEO_SECRET", "AKENEO_USERNAME", "AKENEO_PASSWORD")
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -55,30 +52,6 @@ class Connection:
             raise SourceError(f"no PIM connection: set {', '.join(missing)} (environment or .env)")
         return cls(values["AKENEO_URL"].rstrip("/"), values["AKENEO_CLIENT_ID"], values["AKENEO_SECRET"],
                    values["AKENEO_USERNAME"], values["AKENEO_PASSWORD"])
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try: `attempts` tries per request, waits doubling from `base` up to `cap`
-    seconds (with jitter, or as the server's Retry-After says), `budget` seconds of waiting in all."""
-
-    attempts: int = 6
-    base: float = 1.0
-    cap: float = 30.0
-    budget: float = 300.0
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return retry_after
-        return min(self.cap, self.base * 2 ** attempt) * random.uniform(0.5, 1.0)
-
-
-class _Retryable(Exception):
-    """A failure worth another try; `reason` says what happened, for the final error."""
-
-    def __init__(self, reason: str, retry_after: float | None = None):
-        super().__init__(reason)
-        self.reason, self.retry_after = reason, retry_after
 
 
 class AkeneoClient:
@@ -179,7 +152,7 @@ class AkeneoClient:
                             handle.write(block)
                             digest.update(block)
                 except (requests.ConnectionError, requests.Timeout) as exc:
-                    raise _Retryable(f"download interrupted ({type(exc).__name__})") from None
+                    raise Retryable(f"download interrupted ({type(exc).__name__})") from None
             os.replace(temporary, target)
             return digest.hexdigest()
 
@@ -189,40 +162,21 @@ class AkeneoClient:
             temporary.unlink(missing_ok=True)
 
     def _with_retries(self, endpoint: str, attempt: Callable[[], object]) -> object:
-        waited = 0.0
-        for number in range(self.retry.attempts):
-            try:
-                return attempt()
-            except _Retryable as failure:
-                last = failure
-                pause = self.retry.delay(number, failure.retry_after)
-                if number + 1 == self.retry.attempts or waited + pause > self.retry.budget:
-                    break
-                self.sleep(pause)
-                waited += pause
-        raise SourceError(f"{endpoint}: {last.reason}; gave up after {number + 1} tries and {waited:.0f}s of waiting")
+        return with_retries(self.retry, endpoint, attempt, SourceError, self.sleep)
 
     def _send(self, method: str, url: str, endpoint: str, *, authenticated: bool = True, accept: str = "application/json",
               **kwargs) -> requests.Response:
-        """One HTTP exchange; transient failures raise _Retryable, a refused token is renewed once."""
+        """One HTTP exchange; transient failures raise Retryable, a refused token is renewed once."""
         for _ in range(2):
             headers = {"Accept": accept}
             token = self._token() if authenticated else None
             if token:
                 headers["Authorization"] = f"Bearer {token}"
-            try:
-                response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
-            except requests.Timeout:
-                raise _Retryable(f"no answer within {self.timeout[1]:.0f}s") from None
-            except requests.ConnectionError as exc:
-                raise _Retryable(f"connection failed ({_cause(exc)})") from None
+            response = request(self.session, method, url, self.timeout, headers=headers, **kwargs)
             if response.status_code == 401 and authenticated:
                 response.close()
                 self._token(stale=token)
                 continue
-            if response.status_code in RETRY_STATUSES:
-                response.close()
-                raise _Retryable(f"HTTP {response.status_code}", _retry_after(response))
             return response
         raise SourceError(f"{endpoint}: HTTP 401 even with a fresh token: the API user may lack permissions")
 
@@ -232,7 +186,7 @@ def _checked_json(response: requests.Response, endpoint: str) -> object:
     try:
         return response.json()
     except ValueError:
-        raise _Retryable("the answer was not valid JSON") from None
+        raise Retryable("the answer was not valid JSON") from None
 
 
 def _json(response: requests.Response, endpoint: str) -> dict:
@@ -257,16 +211,3 @@ def _message(response: requests.Response) -> str:
         return ""
     text = body.get("message") or body.get("error_description") or body.get("error") or ""
     return str(text)[:300]
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    try:
-        return max(0.0, float(response.headers["Retry-After"]))
-    except (KeyError, ValueError):
-        return None
-
-
-def _cause(exc: Exception) -> str:
-    text = str(exc.__context__ or exc)
-    return "connection dropped" if "RemoteDisconnected" in text or "Connection aborted" in text else type(exc).__name__
-

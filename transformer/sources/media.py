@@ -5,7 +5,6 @@ carries only what changed; those no item holds any more are removed."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import SourceError
+from ..package import sha256_of as sha256
 from ..sfcc import safe_path
 from ..store import Store
 
@@ -85,11 +85,3 @@ def copier(snapshot: Path) -> Callable[[str, Path], str]:
         os.replace(temporary, target)  # a new file: archives that link the old one keep it
         return sha256(target)
     return fetch
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -122,15 +122,16 @@ def _pull_level(client: AkeneoClient, store: Store, level, since: str | None, re
     _run_reads(client, store, reads, generations, report)
     for endpoint, _ in level:
         report.items[endpoint.name] = store.count_pulled(endpoint.name, generations[endpoint])
-    _read_again(client, store, _run_reads(client, store, listings, generations, report), generations, report)
+    sources = {endpoint: source for endpoint, source in level}
+    _read_again(client, store, _run_reads(client, store, listings, generations, report), sources, generations, report)
     for endpoint, _ in level:
         store.forget_cursors(endpoint.name)  # every read of the level is complete
         if endpoint in complete and (gone := store.forget_unseen(endpoint.name, generations[endpoint])):
             report.gone[endpoint.name] = gone
 
 
-def _read_again(client: AkeneoClient, store: Store, items: list[tuple[Endpoint, str, str]], generations: dict,
-                report: PullReport) -> None:
+def _read_again(client: AkeneoClient, store: Store, items: list[tuple[Endpoint, str, str]],
+                sources: dict[Endpoint, Source | None], generations: dict, report: PullReport) -> None:
     """Read one by one the items a listing showed changed or new but the differential read missed."""
     if not items:
         return
@@ -139,8 +140,22 @@ def _read_again(client: AkeneoClient, store: Store, items: list[tuple[Endpoint, 
                               items))
     for (endpoint, parent, code), item in zip(items, found):
         if isinstance(item, dict):
-            store.put_many(endpoint.name, [(parent, code, item)], generations[endpoint])
+            store.put_many(endpoint.name, [(parent, code, _as_listed(item, sources.get(endpoint)))], generations[endpoint])
             report.read_again += 1
+
+
+def _as_listed(item: dict, source: Source | None) -> dict:
+    """An item read alone with the values a list read with the source's `scope`, `locales` and
+    `attributes` gives (a single item's read takes none of them): stored the same either way."""
+    if source is None or not isinstance(item.get("values"), dict) or not (source.scope or source.locales or source.attributes):
+        return item
+    def kept(entry: object) -> bool:
+        return not isinstance(entry, dict) or (
+            (not source.locales or entry.get("locale") is None or entry.get("locale") in source.locales)
+            and (not source.scope or entry.get("scope") is None or entry.get("scope") == source.scope))
+    values = {code: [e for e in entries if kept(e)] if isinstance(entries, list) else entries
+              for code, entries in item["values"].items() if not source.attributes or code in source.attributes}
+    return item | {"values": {code: entries for code, entries in values.items() if entries}}
 
 
 def _family_splits(store: Store, concurrency: int) -> list[list[dict] | None]:

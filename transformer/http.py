@@ -1,0 +1,87 @@
+"""What every HTTP client of the tool shares (Akeneo, Account Manager, WebDAV, the SFCC job APIs):
+one bounded retry policy and the rule of what is worth another try.
+
+Our own loop rather than urllib3's Retry: one policy must also cover renewing a refused token and
+malformed bodies, and bound the total time spent waiting, whatever the number of tries.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable, TypeVar
+
+import requests
+
+from .errors import TransformerError
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: `attempts` tries per request, waits doubling from `base` up to `cap`
+    seconds (with jitter, or as the server's Retry-After says), `budget` seconds of waiting in all."""
+
+    attempts: int = 6
+    base: float = 1.0
+    cap: float = 30.0
+    budget: float = 300.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after
+        return min(self.cap, self.base * 2 ** attempt) * random.uniform(0.5, 1.0)
+
+
+class Retryable(Exception):
+    """A failure worth another try; `reason` says what happened, for the final error."""
+
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason, self.retry_after = reason, retry_after
+
+
+def with_retries(policy: RetryPolicy, where: str, attempt: Callable[[], T], error: type[TransformerError],
+                 sleep: Callable[[float], None] = time.sleep) -> T:
+    """`attempt()` until it stops raising Retryable; then `error` (retryable: trying later may work)."""
+    waited = 0.0
+    for number in range(policy.attempts):
+        try:
+            return attempt()
+        except Retryable as failure:
+            last = failure
+            pause = policy.delay(number, failure.retry_after)
+            if number + 1 == policy.attempts or waited + pause > policy.budget:
+                break
+            sleep(pause)
+            waited += pause
+    raise error(f"{where}: {last.reason}; gave up after {number + 1} tries and {waited:.0f}s of waiting", retryable=True)
+
+
+def request(session: requests.Session, method: str, url: str, timeout: tuple[float, float], **kwargs) -> requests.Response:
+    """One exchange; a timeout, a dropped connection or a status worth another try raise Retryable."""
+    try:
+        response = session.request(method, url, timeout=timeout, **kwargs)
+    except requests.Timeout:
+        raise Retryable(f"no answer within {timeout[1]:.0f}s") from None
+    except requests.ConnectionError as exc:
+        raise Retryable(f"connection failed ({cause(exc)})") from None
+    if response.status_code in RETRY_STATUSES:
+        response.close()
+        raise Retryable(f"HTTP {response.status_code}", retry_after(response))
+    return response
+
+
+def retry_after(response: requests.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers["Retry-After"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def cause(exc: Exception) -> str:
+    text = str(exc.__context__ or exc)
+    return "connection dropped" if "RemoteDisconnected" in text or "Connection aborted" in text else type(exc).__name__
