@@ -31,6 +31,8 @@ DEFAULT_STORE = ".akeneo-sfcc/store.sqlite"
 # Exit codes (README): 0 success, 1 permanent failure, 2 usage (argparse), 3 problems under --strict,
 # 75 retryable (network or 5xx after retries, a lock held, an import still running at --timeout), 130 interrupted.
 EXIT_FAILURE, EXIT_STRICT, EXIT_RETRYABLE, EXIT_INTERRUPTED = 1, 3, 75, 130
+CONFIG_OPTION = {"type": Path, "default": Path("."), "help": "the config folder (default: .)"}
+STORE_OPTION = {"type": Path, "help": f"the store file (default: {DEFAULT_STORE} in the config folder)"}
 
 
 def demo_snapshot() -> Path:
@@ -49,10 +51,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("name", metavar="JOB|NUMBER|CHAIN")
     source = run.add_mutually_exclusive_group()
     source.add_argument("--demo", action="store_true", help="run on the embedded demo PIM")
-    source.add_argument("--store", type=Path, help=f"the store file (default: {DEFAULT_STORE} in the config folder)")
+    source.add_argument("--store", **STORE_OPTION)
     source.add_argument("--snapshot", type=Path, help="load this snapshot folder into a fresh store first (no pull)")
     run.add_argument("--out", type=Path, default=Path("out"), help="where each run writes its folder out/<run id>/; out/latest names the last one (default: out)")
-    run.add_argument("--config", type=Path, default=Path("."), help="the config folder (default: .)")
+    run.add_argument("--config", **CONFIG_OPTION)
     run.add_argument("--strict", action="store_true",
                      help="exit 3 when a record had errors, a download failed or SFCC reported data errors")
     run.add_argument("--workers", type=int, default=None, help="processes that map and render (default: one per core)")
@@ -67,7 +69,7 @@ def parser() -> argparse.ArgumentParser:
                          help="a run's folder out/<run id>, or a site-import zip (default: OUT/latest)")
     deliver.add_argument("--out", type=Path, default=Path("out"), help="where the runs are (default: out)")
     deliver.add_argument("--store", type=Path, help=f"the store whose run state moves once imported (default: {DEFAULT_STORE})")
-    deliver.add_argument("--config", type=Path, default=Path("."), help="the config folder (default: .)")
+    deliver.add_argument("--config", **CONFIG_OPTION)
     deliver.add_argument("--strict", action="store_true", help="exit 3 when SFCC reported data errors")
     deliver.add_argument("--print-bm-config", action="store_true",
                          help="print the OCAPI and WebDAV permissions to paste into Business Manager, and exit")
@@ -76,14 +78,14 @@ def parser() -> argparse.ArgumentParser:
     pull = commands.add_parser("pull", help="sync the store from the PIM (AKENEO_* environment variables or .env)")
     pull.add_argument("name", nargs="?", default=None, metavar="JOB|NUMBER|CHAIN",
                       help="pull what these jobs read (default: every job)")
-    pull.add_argument("--store", type=Path, help=f"the store file (default: {DEFAULT_STORE} in the config folder)")
-    pull.add_argument("--config", type=Path, default=Path("."), help="the config folder (default: .)")
+    pull.add_argument("--store", **STORE_OPTION)
+    pull.add_argument("--config", **CONFIG_OPTION)
     pull.add_argument("--concurrency", type=int, default=4, help="connections to the PIM (default: 4)")
 
     load = commands.add_parser("load", help="load a snapshot folder (Akeneo API JSON) into the store")
     load.add_argument("snapshot", type=Path)
-    load.add_argument("--store", type=Path, help=f"the store file (default: {DEFAULT_STORE} in the config folder)")
-    load.add_argument("--config", type=Path, default=Path("."), help="the config folder (default: .)")
+    load.add_argument("--store", **STORE_OPTION)
+    load.add_argument("--config", **CONFIG_OPTION)
 
     synth = commands.add_parser("synth", help="write a deterministic synthetic snapshot of N products (demo attribute mix)")
     synth.add_argument("--products", type=int, required=True, metavar="N")
@@ -92,7 +94,7 @@ def parser() -> argparse.ArgumentParser:
 
     commands.add_parser("rules", help="list the mapping rules")
     jobs = commands.add_parser("jobs", help="list the declared jobs and chains")
-    jobs.add_argument("--config", type=Path, default=Path("."), help="the config folder (default: .)")
+    jobs.add_argument("--config", **CONFIG_OPTION)
     return main
 
 
@@ -251,9 +253,13 @@ def cmd_deliver(args) -> int:
     store_path = args.store or args.config / DEFAULT_STORE
     if target.is_dir() and store_path.is_file():
         with Store(store_path) as store:
-            if store.run_status(delivery.run) == "built":
+            status = store.run_status(delivery.run)
+            if status == "built":
                 store.commit_run(delivery.run)  # imported: the run's state moves now
                 say(args, f"run {delivery.run}: state committed in {store_path}")
+            elif status == "superseded":  # a later run was built from the same state and holds this delta too
+                say(args, f"run {delivery.run} was superseded by a later run: its state stays; deliver the latest",
+                    error=True)
     say(args, f"delivered in {delivery.seconds:.1f}s through {delivery.api}: {len(delivery.parts)} part(s)"
         + (f", {delivery.dataerrors} SFCC data error(s)" if delivery.dataerrors else ""))
     return finish(args, delivery.dataerrors, target if target.is_dir() else None, [], delivery)

@@ -116,7 +116,6 @@ class Delivery:
         begun = time.monotonic()
         execution = self._resumed(part)
         if execution is None:
-            self.webdav.mkdirs(INSTANCE)
             progress(f"{part.name}: uploading {part.bytes:,} bytes")
             self.webdav.put(INSTANCE + zip_path.name, zip_path)
             execution = self._start(zip_path.name)
@@ -172,7 +171,8 @@ class Delivery:
     # -- the lock -------------------------------------------------------------------------
 
     def _acquire(self) -> None:
-        self.webdav.mkdirs(HOME)
+        for folder in (STARTED, RECEIPTS, INSTANCE):
+            self.webdav.mkdirs(folder)
         if not self.webdav.mkcol(LOCK):
             held = json.loads(self.webdav.get(LOCK + "owner.json") or b"{}")
             if not self._abandoned(held):

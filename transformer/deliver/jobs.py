@@ -83,6 +83,12 @@ class _Api:
             return response.status_code, found
         return response.status_code, found
 
+    def get(self, execution: str) -> Execution:
+        status, found = self._call("GET", self._execution_url(execution))
+        if status != 200:
+            raise self._refusal(status, found, f"reading import execution {execution}")
+        return self._execution(found)
+
     @staticmethod
     def _refused_token(found: dict) -> bool:
         return True
@@ -106,11 +112,8 @@ class Ocapi(_Api):
             raise self._refusal(status, found, f"starting the import of {archive}")
         return self._execution(found)
 
-    def get(self, execution: str) -> Execution:
-        status, found = self._call("GET", f"{self.base}/jobs/{JOB}/executions/{execution}")
-        if status != 200:
-            raise self._refusal(status, found, f"reading import execution {execution}")
-        return self._execution(found)
+    def _execution_url(self, execution: str) -> str:
+        return f"{self.base}/jobs/{JOB}/executions/{execution}"
 
     def running(self) -> str | None:
         query = {"query": {"bool_query": {"must": [
@@ -159,11 +162,8 @@ class Scapi(_Api):
             raise self._refusal(status, found, f"starting the import of {archive}")
         return self._execution(found)
 
-    def get(self, execution: str) -> Execution:
-        status, found = self._call("GET", f"{self.base}/{execution}")
-        if status != 200:
-            raise self._refusal(status, found, f"reading import execution {execution}")
-        return self._execution(found)
+    def _execution_url(self, execution: str) -> str:
+        return f"{self.base}/{execution}"
 
     def running(self) -> str | None:
         return None  # SCAPI Jobs 1.0 lists no executions: wait and start again
@@ -186,15 +186,17 @@ class Scapi(_Api):
 
 def wait(jobs: Jobs, execution: Execution, timeout: float, interval: float, heartbeat: Callable[[], None],
          sleep: Callable[[float], None] = time.sleep) -> Execution:
-    """Poll until the execution ends, waiting longer each time (up to 30 s); past `timeout` the
-    outcome is unknown: a retryable error (the next run finds the import, and never starts a second one)."""
+    """Poll until the execution ends, waiting longer each time (up to ten times the first wait, at
+    most 30 s); past `timeout` the outcome is unknown: a retryable error (the next run finds the
+    import again, and never starts a second one)."""
     deadline = time.monotonic() + timeout
+    longest = min(interval * 10, 30.0)
     while not execution.ended:
         if time.monotonic() > deadline:
             raise DeliveryError(f"import execution {execution.id} still {execution.status} after {timeout:.0f}s "
                                 "(--timeout); not started again", retryable=True)
         sleep(interval)
-        interval = min(interval * 1.5, 30.0)
+        interval = min(interval * 1.5, longest)
         heartbeat()
         execution = jobs.get(execution.id)
     return execution

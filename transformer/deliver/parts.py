@@ -48,6 +48,7 @@ def write_parts(root: Path, target: Path, prefix: str, limit: int, master_catalo
     """Cut the site-import folder `root` into parts in `target` (written afresh), with `parts.json`."""
     if target.exists():
         shutil.rmtree(target)
+    target.mkdir(parents=True)
     chunks = target / ".chunks"
     units = sorted(_units(root, chunks, limit, master_catalog))
     groups: list[list[tuple[str, Path]]] = [[]]
