@@ -89,10 +89,10 @@ def test_a_failed_import_exits_1_and_leaves_the_state_where_it_was(sfcc: FakeSfc
 
 def test_a_multi_part_archive_goes_in_order_each_part_under_the_limit(sfcc: FakeSfcc, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert main(["run", "full", "--demo", "--out", str(out), "--config", str(ROOT), "--deliver", "--part-size", "0.25",
+    assert main(["run", "full", "--demo", "--out", str(out), "--config", str(ROOT), "--deliver", "--part-size", "0.015",
                  "--keep-archive", *FAST]) == 0
     parts = json.loads((out / "latest" / "parts" / "parts.json").read_text())
-    assert len(parts) > 2 and all(p["bytes"] <= 0.25 * (1 << 20) for p in parts)
+    assert len(parts) > 2 and all(p["bytes"] <= 0.015 * (1 << 20) for p in parts)
     assert [i["file"] for i in sfcc.imports] == [p["file"] for p in parts]  # in order, each once
     assert all(i["exit"] == "OK" and i["dataerrors"] == 0 for i in sfcc.imports)  # each part valid on its own
     with zipfile.ZipFile(out / "latest" / f"{(out / 'latest').resolve().name}.zip") as whole:
@@ -184,7 +184,7 @@ def test_an_import_already_running_is_waited_for(sfcc: FakeSfcc, tmp_path: Path)
 
 def _deliver_process(out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "transformer.cli", "deliver", "--out", str(out), "--config", str(ROOT),
-                             "--part-size", "0.25", *FAST, *extra], env=os.environ.copy(), stdout=subprocess.PIPE,
+                             "--part-size", "0.015", *FAST, *extra], env=os.environ.copy(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 

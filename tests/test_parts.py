@@ -12,12 +12,12 @@ from lxml import etree
 
 from transformer.cli import main
 from transformer.deliver.auth import DeliveryError
-from transformer.deliver.parts import ORDER, read_parts, split_xml, write_parts
+from transformer.deliver.parts import ORDER, read_parts, split_xml, write_parts, zipped_size
 
 from conftest import ROOT
 from sfcc_state import SfccState
 
-LIMIT = 40 * 1024  # the demo's metadata (36 KB) is one record: the smallest part holds it
+LIMIT = 8 * 1024  # the demo archive zips to about 70 KB
 NS = {"c": "http://www.demandware.com/xml/impex/catalog/2006-10-31"}
 
 
@@ -59,6 +59,21 @@ def test_parts_follow_the_import_order_and_binaries_come_last(demo_run: Path, tm
                 else:
                     ranks.append(ORDER.index(path[0]))
     assert ranks == sorted(ranks) and ranks[0] == ORDER.index("meta") and ranks[-1] == len(ORDER)
+
+
+def test_sizes_are_measured_as_zipfile_deflates(demo_run: Path) -> None:
+    with zipfile.ZipFile(demo_run / f"{demo_run.name}.zip") as opened:
+        entries = {info.filename.split("/", 1)[1]: info.compress_size for info in opened.infolist()}
+    site_import = demo_run / "site-import"
+    measured = {p.relative_to(site_import).as_posix(): zipped_size(p) for p in site_import.rglob("*") if p.is_file()}
+    assert measured == entries and any(p.endswith(".xml") for p in measured)
+
+
+def test_an_archive_that_fits_is_uploaded_as_it_is(demo_run: Path, tmp_path: Path) -> None:
+    whole = demo_run / f"{demo_run.name}.zip"
+    (part,) = write_parts(demo_run / "site-import", tmp_path, demo_run.name, 1 << 20, "akeneo-master", whole)
+    assert (part.name, part.bytes) == (demo_run.name, whole.stat().st_size)
+    assert (tmp_path / part.file).read_bytes() == whole.read_bytes()
 
 
 def test_the_same_files_give_the_same_parts(demo_run: Path, tmp_path: Path) -> None:

@@ -226,12 +226,14 @@ def deliver_target(target: Path, connection: SfccConnection, settings: DeliveryS
         if target.is_file() and target.suffix == ".zip":
             root, name, parts_folder, written = _unzipped(target, Path(scratch)), target.stem, \
                 target.with_name(f"{target.stem}.parts"), target.with_name(f"{target.stem}.delivery.json")
+            whole = target if root.name == target.stem else None  # SFCC wants the top folder named like the zip
         elif (target / "site-import").is_dir():
             root, name, parts_folder, written = target / "site-import", target.resolve().name, target / "parts", \
                 target / "delivery.json"
+            whole = target / f"{name}.zip" if (target / f"{name}.zip").is_file() else None
         else:
             raise DeliveryError(f"{target}: neither a run's folder (with site-import/) nor a site-import zip")
-        parts = write_parts(root, parts_folder, name, settings.part_size, master_catalog)
+        parts = write_parts(root, parts_folder, name, settings.part_size, master_catalog, whole)
     progress(f"{len(parts)} part(s) of at most {settings.part_size / MiB:g} MiB: "
              + ", ".join(f"{p.name} ({p.bytes:,} bytes)" for p in parts))
     delivery = Delivery(connection, settings)

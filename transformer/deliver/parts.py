@@ -3,12 +3,13 @@ per WebDAV upload; the default part is 90 MiB), each a site-import zip of its ow
 
 Files go in the order the import needs (sfcc-delivery.md §1.7): metadata, the master catalog's
 products, then its relations (variations, images), the other catalogs, pricebooks, libraries,
-sites, and static files last. A part is closed before it would pass the limit, counting XML at its
-uncompressed size (so a part is under the limit whatever the compression gives). An XML file too
-big for one part is cut into complete documents between records, never inside one (a master with
-its variants is one record); pricebooks between price tables. Binaries are stored, not deflated.
-A part is named by its position and the hash of what it holds, and its zip is the same bytes
-whenever it holds the same files.
+sites, and static files last. The limit is on what is uploaded, so each file counts
+at its size in the zip: its deflated size, measured beforehand with the compressor zipfile uses
+(the same bytes deflate to the same size), or its size for binaries, which are stored, not
+deflated. An XML file too big for one part is cut into complete documents between records, never
+inside one (a master with its variants is one record); pricebooks between price tables. A part is
+named by its position and the hash of what it holds, and its zip is the same bytes whenever it
+holds the same files. An archive that fits in one part is uploaded as it is.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import os
 import shutil
 import zipfile
+import zlib
 from xml.sax.saxutils import quoteattr
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,26 +46,50 @@ class Part:
     files: int
 
 
-def write_parts(root: Path, target: Path, prefix: str, limit: int, master_catalog: str | None = None) -> list[Part]:
-    """Cut the site-import folder `root` into parts in `target` (written afresh), with `parts.json`."""
+def write_parts(root: Path, target: Path, prefix: str, limit: int, master_catalog: str | None = None,
+                whole: Path | None = None) -> list[Part]:
+    """Cut the site-import folder `root` into parts in `target` (written afresh), with `parts.json`.
+    `whole`, the zip of `root` named `<prefix>.zip`, is the one part when it fits."""
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
+    if whole is not None and whole.stat().st_size <= limit:
+        parts = [_as_is(whole, target)]
+    else:
+        parts = _cut(root, target, prefix, limit, master_catalog)
+    (target / "parts.json").write_text(json.dumps([asdict(p) for p in parts], indent=2) + "\n", encoding="utf-8")
+    return parts
+
+
+def _as_is(whole: Path, target: Path) -> Part:
+    path = target / whole.name
+    try:
+        os.link(whole, path)  # no second copy of a big archive
+    except OSError:
+        shutil.copyfile(whole, path)
+    with zipfile.ZipFile(path) as opened:
+        files = sum(not info.is_dir() for info in opened.infolist())
+    return Part(whole.stem, path.name, sha256_of(path), path.stat().st_size, files)
+
+
+def _cut(root: Path, target: Path, prefix: str, limit: int, master: str | None) -> list[Part]:
     chunks = target / ".chunks"
-    units = sorted(_units(root, chunks, limit, master_catalog))
     groups: list[list[tuple[str, Path]]] = [[]]
     size = 0
-    for _, relative, source, length in units:
-        if length + ENTRY_OVERHEAD > limit:
-            raise DeliveryError(f"{relative} is {length:,} bytes: more than the part limit of {limit:,} (--part-size)")
-        if groups[-1] and size + length + ENTRY_OVERHEAD > limit:
+    for _, relative, source, zipped in sorted(_units(root, chunks, limit, master)):
+        if zipped + ENTRY_OVERHEAD > limit:
+            raise DeliveryError(f"{relative} is {zipped:,} bytes zipped: more than the part limit of {limit:,} "
+                                "(--part-size)")
+        if groups[-1] and size + zipped + ENTRY_OVERHEAD > limit:
             groups.append([])
             size = 0
         groups[-1].append((relative, source))
-        size += length + ENTRY_OVERHEAD
+        size += zipped + ENTRY_OVERHEAD
     parts = [_zip(number, files, target, prefix) for number, files in enumerate(groups, 1) if files]
     shutil.rmtree(chunks, ignore_errors=True)
-    (target / "parts.json").write_text(json.dumps([asdict(p) for p in parts], indent=2) + "\n", encoding="utf-8")
+    for part in parts:
+        if part.bytes > limit:  # the sizes were measured with zipfile's own compressor: a bug if so
+            raise DeliveryError(f"part {part.name} came out at {part.bytes:,} bytes, over the limit of {limit:,}")
     return parts
 
 
@@ -72,16 +98,43 @@ def read_parts(target: Path) -> list[Part]:
 
 
 def _units(root: Path, chunks: Path, limit: int, master: str | None) -> Iterator[tuple[tuple, str, Path, int]]:
-    """(order, path in the archive, file, size) of what goes into the parts."""
+    """(order, path in the archive, file, size in the zip) of what goes into the parts."""
+    room = limit - ENTRY_OVERHEAD
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
         relative = path.relative_to(root).as_posix()
-        size = path.stat().st_size
-        if path.suffix != ".xml" or size + ENTRY_OVERHEAD <= limit:
-            yield _rank(relative, master), relative, path, size
+        zipped = zipped_size(path)
+        if path.suffix != ".xml" or zipped <= room:
+            yield _rank(relative, master), relative, path, zipped
             continue
-        for number, chunk in enumerate(split_xml(path, limit - ENTRY_OVERHEAD, chunks / relative), 1):
+        for number, (chunk, size) in enumerate(_split_to_fit(path, zipped, room, chunks / relative), 1):
             chunk_path = f"{relative.removesuffix('.xml')}.{number:03d}.xml"
-            yield _rank(relative, master) + (number,), chunk_path, chunk, chunk.stat().st_size
+            yield _rank(relative, master) + (number,), chunk_path, chunk, size
+
+
+def _split_to_fit(path: Path, zipped: int, room: int, folder: Path) -> list[tuple[Path, int]]:
+    """Chunks of `path` that each fit in `room` zipped: cut at the file's own compression ratio
+    with a margin, and finer where a stretch of records compresses worse than the whole."""
+    budget = int(path.stat().st_size * room / zipped * 0.9)
+    for _ in range(6):
+        chunks = [(chunk, zipped_size(chunk)) for chunk in split_xml(path, budget, folder)]
+        if all(size <= room for _, size in chunks):
+            return chunks
+        shutil.rmtree(folder)
+        budget //= 2
+    raise DeliveryError(f"{path.name} cannot be cut into parts of {room:,} bytes zipped: a record is too big "
+                        "(--part-size)")
+
+
+def zipped_size(path: Path) -> int:
+    """The bytes `path` takes in a part's zip (without headers): deflated as zipfile deflates, or stored."""
+    if path.suffix != ".xml":
+        return path.stat().st_size
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)  # zipfile's ZIP_DEFLATED
+    size = 0
+    with open(path, "rb") as data:
+        while block := data.read(1 << 20):
+            size += len(compressor.compress(block))
+    return size + len(compressor.flush())
 
 
 def _rank(relative: str, master: str | None) -> tuple:
