@@ -1,21 +1,43 @@
-"""Shared fixtures: the project root, the SFCC XSDs, and a copy of the shipped config."""
+"""Shared fixtures: the project root, the SFCC XSDs, and a copy of the shipped config.
+
+Tests marked `xsd` check files against the official SFCC XSDs, which cannot ship with the project:
+without them (no SFCC_XSD_DIR, none in the usual places) they are skipped, with one line saying so,
+and every other test runs. CI has them (`.ci/run` fails when they are missing).
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from transformer.xsd import xsd_dir
+from transformer.xsd import find_schemas
 
 ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS = find_schemas(config=ROOT)
+if SCHEMAS.folder is not None:  # found beside the checkout: the runs tests start elsewhere find them too
+    os.environ["SFCC_XSD_DIR"] = str(SCHEMAS.folder)
+NO_XSDS = "SFCC XSDs not found: set SFCC_XSD_DIR to the folder holding catalog.xsd"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def sfcc_xsds() -> Path:
-    """The XSDs must be there: every output is validated against them (no skipping)."""
-    return xsd_dir()
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "xsd: needs the official SFCC XSDs (skipped without them)")
+    config.addinivalue_line("markers", "slow: builds and installs things (a wheel); `-m 'not slow'` leaves them out")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if SCHEMAS.folder is None:
+        for item in items:
+            if item.get_closest_marker("xsd"):
+                item.add_marker(pytest.mark.skip(reason=NO_XSDS))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if NO_XSDS in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_line(f"{len(skipped)} tests skipped: {NO_XSDS} (looked in {SCHEMAS.searched})")
 
 
 def copy_config(target: Path) -> Path:
@@ -44,7 +66,7 @@ def archives_have_no_dangling_reference(request):
     the master catalog in full."""
     yield
     tmp_path = request.node.funcargs.get("tmp_path")  # torn down by now, but its folder is kept
-    if tmp_path is None:
+    if tmp_path is None or SCHEMAS.folder is None:  # the simulator merges in the order the XSDs give
         return
     import json
 

@@ -5,7 +5,8 @@ JSON Lines; binaries under `media-files/`, `asset-media-files/`, `reference-enti
 transformer/demo/pim. It implements what the client relies on (shared/reference/akeneo-api.md): the OAuth
 password and refresh grants, offset and cursor paging, the `search` filter subset below, value filtering,
 downloads and `{code, message}` errors; plus fault injection (429, 5xx, dropped connections, slow and
-malformed answers) for retry tests. Run `python tests/fake_akeneo.py` for a self-check.
+malformed answers) for retry tests, list routes a PIM does not serve (`disabled`: 405), and binaries held
+in memory (`put_binary`) for codes no file system can hold. Run `python tests/fake_akeneo.py` for a self-check.
 """
 
 from __future__ import annotations
@@ -48,12 +49,13 @@ OFFSET_CAP = 10_000  # offset paging on products/models stops at 10,000 items (Â
 
 @dataclass(frozen=True)
 class Recorded:
-    """One request as the server received it (path percent-decoded, without the query)."""
+    """One request as the server received it (path percent-decoded, without the query; `raw_path` as sent)."""
     method: str
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    raw_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -155,8 +157,12 @@ class FakeAkeneo:
 
     def __init__(self, snapshot: Path, *, client_id: str = "client", secret: str = "s3cret", username: str = "user",
                  password: str = "pass", token_lifetime: int = 3600, page_latency: float = 0.0,
-                 page_size_cursor: int = 100):
+                 page_size_cursor: int = 100, disabled: tuple[str, ...] = ()):
+        """`disabled`: list routes (e.g. "media-files") answered with 405, as by a PIM that lacks them;
+        their items' own routes and downloads are still served."""
         self.snapshot = Path(snapshot)
+        self.disabled = frozenset(route.strip("/") for route in disabled)
+        self._binaries: dict[tuple[str, str], bytes] = {}  # (folder, code) -> content, beside the snapshot's files
         self.client_id, self.secret, self.username, self.password = client_id, secret, username, password
         self.token_lifetime, self.page_latency, self.page_size_cursor = token_lifetime, page_latency, page_size_cursor
         self.url = ""
@@ -223,6 +229,10 @@ class FakeAkeneo:
             items.sort(key=lambda item: str(item.get(key, "")))
         self._collections[route] = _Collection(items, key)
 
+    def put_binary(self, folder: str, code: str, content: bytes) -> None:
+        """Serve `content` as the binary `code` of a download folder ("media-files", "asset-media-files", ...)."""
+        self._binaries[(folder.strip("/"), code)] = content
+
     def _record(self, request: Recorded) -> Fault | None:
         """Record the request and take the first pending fault whose regex matches its path."""
         with self._lock:
@@ -263,7 +273,7 @@ class FakeAkeneo:
                 raise ApiError(405, "Method not allowed.")
             binary = self._binary(route)
             if binary is not None:
-                return self._download(binary)
+                return self._download(*binary)
             self._check_accept(headers)
             return self._get(route, query)
         except ApiError as error:
@@ -316,25 +326,34 @@ class FakeAkeneo:
         if accept and not types & {"application/json", "application/*", "*/*"}:
             raise ApiError(406, f"'{accept}' in 'Accept' header is not valid. Only 'application/json' is allowed.")
 
-    def _binary(self, route: str) -> Path | None:
-        """The snapshot file a download route names, or None when the route is not a download."""
+    def _binary(self, route: str) -> tuple[str, str] | None:
+        """(folder, code) of the binary a download route names, or None when the route is not a download."""
         for prefix, suffix in BINARIES:
             if route.startswith(prefix) and route.endswith(suffix) and len(route) > len(prefix) + len(suffix):
                 code = route[len(prefix):len(route) - len(suffix)]
                 if ".." in code.split("/"):
                     raise ApiError(404, f"Resource `{code}` does not exist.")
-                return self.snapshot / prefix.rstrip("/") / code
+                return prefix.rstrip("/"), code
         return None
 
-    @staticmethod
-    def _download(path: Path) -> Response:
-        if not path.is_file():
-            raise ApiError(404, f"Resource `{path.name}` does not exist.")
+    def _download(self, folder: str, code: str) -> Response:
+        held = self._binaries.get((folder, code))
+        if held is not None:
+            return 200, {"Content-Type": "application/octet-stream", "Content-Disposition": "attachment"}, held
+        path = self.snapshot / folder / code
+        try:
+            found = path.resolve().is_relative_to(self.snapshot.resolve() / folder) and path.is_file()
+        except (OSError, ValueError):  # a name too long for this file system, a NUL
+            found = False
+        if not found:
+            raise ApiError(404, f"Resource `{code}` does not exist.")
         ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return 200, {"Content-Type": ctype, "Content-Disposition": f'attachment; filename="{path.name}"'}, \
             path.read_bytes()
 
     def _get(self, route: str, query: dict[str, list[str]]) -> Response:
+        if route in self.disabled:
+            raise ApiError(405, f'No route found for "GET {API}/{route}": Method Not Allowed')
         if route == "system-information" and self.system:
             return _json(200, self.system)
         collection = self._collections.get(route)
@@ -524,7 +543,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         request = Recorded(self.command, unquote(url.path), parse_qs(url.query, keep_blank_values=True),
-                           dict(self.headers.items()), body)
+                           dict(self.headers.items()), body, url.path)
         fault = self.fake._record(request)
         if isinstance(fault, Drop):
             self.close_connection = True

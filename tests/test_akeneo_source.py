@@ -291,18 +291,23 @@ def test_media_and_asset_binaries_are_downloaded_once_under_safe_names(pim, tmp_
     with Store(tmp_path / "s.sqlite") as store:
         root = store.media_root
         report = pull(client_for(pim), store, job.sources)
-        media = store.rows("media-files")
-        assert report.downloaded > len(media) and report.download_errors == []
-        for _, item in media:
-            original = demo_snapshot() / "media-files" / item["code"]
-            assert (root / safe_path(item["code"])).read_bytes() == original.read_bytes()
+        media = sorted({r.path.removeprefix("/api/rest/v1/media-files/").removesuffix("/download")
+                        for r in pim.requests if r.path.startswith("/api/rest/v1/media-files/")})
+        assert media and report.downloaded > len(media) and report.download_errors == []
+        for code in media:
+            original = demo_snapshot() / "media-files" / code
+            assert (root / safe_path(code)).read_bytes() == original.read_bytes()
         again = pull(client_for(pim), store, job.sources)
         assert again.downloaded == 0 and again.unchanged == report.downloaded
-        # A media file the PIM no longer has leaves the media folder with the next complete read.
-        gone = media[0][1]
-        pim.set_items("media-files", [item for _, item in media[1:]])
+        # A media file no product or model references any more leaves the media folder with the next read.
+        gone = media[0]
+        for route in ("products", "product-models"):
+            items = json.loads((demo_snapshot() / f"{route}.json").read_text())
+            pim.set_items(route, [{**item, "values": {attribute: [e for e in entries if e.get("data") != gone]
+                                                      for attribute, entries in item["values"].items()}}
+                                  for item in items])
         pull(client_for(pim), store, job.sources)
-        assert not (root / safe_path(gone["code"])).exists() and store.media("media-files", gone["code"]) is None
+        assert not (root / safe_path(gone)).exists() and store.media("media-files", gone) is None
 
 
 def test_a_failed_download_is_reported_and_the_rest_goes_on(pim, tmp_path: Path) -> None:
@@ -315,11 +320,13 @@ def test_a_failed_download_is_reported_and_the_rest_goes_on(pim, tmp_path: Path)
 
 
 @pytest.mark.parametrize("code, expected", [
-    ("7/5/8/e/758e_Fancy Ümlaut (1).JPG", "7/5/8/e/758e_Fancy_Umlaut_1_.JPG"),
-    ("../../etc/passwd", "_/_/etc/passwd"),
-    ("/abs/olute.png", "abs/olute.png"),
-    ("a\\..\\b.png", "a/_/b.png"),
-    ("日本.png", "png"),
+    ("7/5/8/e/758e_Fancy_Umlaut_1_.JPG", "7/5/8/e/758e_Fancy_Umlaut_1_.JPG"),  # Akeneo's codes are their own names
+    ("7/5/8/e/758e_Fancy Ümlaut (1).JPG", "7/5/8/e/758e_Fancy_Umlaut_1_-4e730acd.JPG"),  # others: a hash of the code
+    ("../../etc/passwd", "_/_/etc/passwd-3754d6cb"),
+    ("/abs/olute.png", "abs/olute-ff636665.png"),
+    ("a\\..\\b.png", "a/_/b-857e0e84.png"),
+    ("日本.png", "_-831c5343.png"),
+    ("assets/x.png", "assets/x-fab48609.png"),  # never in the asset binaries' folder
 ])
 def test_safe_paths_are_ascii_and_stay_inside(code: str, expected: str, tmp_path: Path) -> None:
     path = safe_path(code)

@@ -21,6 +21,8 @@ from transformer.xsd import validate_file
 
 from conftest import ROOT, copy_config
 
+pytestmark = pytest.mark.xsd  # every job's output is checked against the SFCC XSDs
+
 SCHEMA = resources.files("transformer").joinpath("schemas", "jobs.schema.json")
 JOBS = load_config(ROOT).jobs
 # Elements a run writes per changed product: none may be left after a differential run with no change.

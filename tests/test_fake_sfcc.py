@@ -14,6 +14,8 @@ import requests
 
 from fake_sfcc import MOUNT, FakeSfcc
 
+pytestmark = pytest.mark.xsd  # the fake instance validates and merges what it imports with the SFCC XSDs
+
 OCAPI = "/s/-/dw/data/v25_6/jobs/sfcc-site-archive-import/executions"
 SEARCH = "/s/-/dw/data/v25_6/job_execution_search"
 SCAPI = "/operation/jobs/v1/organizations/f_ecom_zzxy_prd/jobs/sfcc-site-archive-import/executions"

@@ -15,6 +15,8 @@ from transformer.xsd import validate_file
 
 from conftest import ROOT
 
+pytestmark = pytest.mark.xsd  # golden files are checked against the SFCC XSDs
+
 GOLDEN = Path(__file__).parent / "golden"
 # Every job of jobs.yaml that writes files (job 6 only saves what it reads into the store).
 JOBS = sorted(job.id for job in load_config(ROOT).jobs.values() if job.outputs)

@@ -136,12 +136,22 @@ def test_custom_attribute_id_collisions_are_config_errors():
         mapper(attributes)
 
 
-def test_mapping_an_attribute_the_pim_lacks_is_a_located_error():
-    attributes = {k: v for k, v in ATTRIBUTES.items() if k != "upc"}
-    with pytest.raises(ConfigError) as raised:
-        mapper(attributes)
-    assert [str(p) for p in raised.value.problems] == [
-        "mappings/products.yaml:21:9: $.system.UPC.from: the PIM has no attribute 'upc'"]
+def test_an_attribute_the_pim_lacks_is_a_located_warning_and_skipped():
+    """A PIM with other codes than the shipped mapping's: the field is left out (a fallback list
+    keeps the attributes that exist) and the mapper says where the mapping names what is missing."""
+    attributes = {k: v for k, v in ATTRIBUTES.items() if k not in ("upc", "meta_description")}
+    lacking = mapper(attributes)
+    assert [str(p) for p in lacking.missing] == [
+        "mappings/products.yaml:21:9: $.system.UPC.from: the PIM has no attribute 'upc': the field is not written",
+        "mappings/products.yaml:24:21: $.system.pageDescription.from: the PIM has no attribute 'meta_description' "
+        "(did you mean 'description'?): skipped"]
+    # Values the PIM's attribute list lacks are never read through the mapping that names them.
+    product = {"identifier": "p1", "values": {"upc": [value("0123")], "meta_description": [value("Meta", "en_US")],
+                                             "short_description": [value("Short", "en_US")]}}
+    view, errors = lacking.map(product, is_model=False)
+    assert errors == [] and view.system["UPC"] is None
+    assert view.system["pageDescription"] == [("x-default", "Short"), ("en-US", "Short")]
+    assert mapper().missing == []
 
 
 # -- XML safety: any PIM text gives a valid document that parses back to the same text --

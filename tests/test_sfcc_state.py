@@ -14,6 +14,8 @@ from lxml import etree
 
 from sfcc_state import NS, SfccState, check_archive, xsd_dir
 
+pytestmark = pytest.mark.xsd  # the SFCC simulator merges in the order the XSDs give
+
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = {"catalog": "catalog.xsd", "pricebooks": "pricebook.xsd", "library": "library.xsd",
            "metadata": "metadata.xsd"}

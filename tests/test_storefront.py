@@ -123,7 +123,9 @@ def test_trees_the_pim_lacks_are_warned_about(store, tmp_path: Path, config_dir:
     settings.write_text(settings.read_text().replace("trees: [master]", "trees: [master, mastre]"))
     run(store, "full-import-storefront", tmp_path / "out", load_config(config_dir))
     report = json.loads((tmp_path / "out" / "latest" / "reports" / "full-import-storefront.json").read_text())
-    assert report["warnings"] == ["category 'mastre' named in the category settings is not in the PIM"]
+    line = next(i for i, text in enumerate(settings.read_text().splitlines(), 1) if text.startswith("trees:"))
+    assert report["mapping_warnings"] == [f"mappings/categories.yaml:{line}:1: $.trees: the PIM has no category "
+                                          "'mastre' (did you mean 'master'?): nothing of it is written"]
 
 
 def test_without_categories_the_recommendations_are_still_written(store, tmp_path: Path, config_dir: Path) -> None:

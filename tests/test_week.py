@@ -18,6 +18,8 @@ from conftest import ROOT, archive_of
 from fake_akeneo import FakeAkeneo
 from sfcc_state import SfccState
 
+pytestmark = pytest.mark.xsd  # each day's archive is imported into the SFCC simulator (XSD order)
+
 MASTER = "site-import/catalogs/akeneo-master"
 STOREFRONT = "site-import/catalogs/akeneo-storefront/catalog.xml"
 VIDEOS = "asset-families/videos/assets"

@@ -13,6 +13,7 @@ from transformer.package import write_validated
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<catalog xmlns="http://www.demandware.com/xml/impex/catalog/2006-10-31" catalog-id="c">'
 
 
+@pytest.mark.xsd
 def test_element_order_is_enforced(tmp_path: Path) -> None:
     bad = HEAD + '<product product-id="p"><display-name xml:lang="x-default">n</display-name><ean>1</ean></product></catalog>'
     with pytest.raises(InvalidOutput, match="ean"):
@@ -44,12 +45,12 @@ def test_a_failing_render_leaves_the_previous_file_untouched(tmp_path: Path) -> 
     assert target.read_text() == "previous" and [p.name for p in tmp_path.iterdir()] == ["catalog.xml"]
 
 
-def test_missing_xsds_are_a_clear_error(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("SFCC_XSD_DIR", str(tmp_path))
-    with pytest.raises(TransformerError, match="SFCC XSDs not found .* set SFCC_XSD_DIR"):
-        xsd.xsd_dir()
+def test_a_named_folder_without_xsds_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(TransformerError, match="SFCC_XSD_DIR names .*, which holds no catalog.xsd"):
+        xsd.find_schemas(environ={"SFCC_XSD_DIR": str(tmp_path)})
 
 
+@pytest.mark.xsd
 def test_every_schema_the_tool_uses_compiles_offline() -> None:
     for filename in xsd.SCHEMA_BY_ROOT.values():
         assert xsd.schema(filename) is not None

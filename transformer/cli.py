@@ -12,15 +12,19 @@ from pathlib import Path
 
 import jinja2
 
+from . import __version__, check, xsd
 from .config import load_config
 from .deliver.auth import SfccConnection
 from .deliver.delivery import DeliverySettings, business_manager_config, deliver_target
 from .deliver.parts import MiB
+from .discover import discover, fit_config, format_facts
 from .engines import ENGINES
-from .errors import ConfigError, TransformerError
+from .engines.read import attributes_from
+from .errors import ConfigError, StoreError, TransformerError
 from .pipeline import run_jobs
 from .report import RunReport
 from .rules import DEFAULT_RULE_BY_TYPE, RULES
+from .scaffold import init
 from .sources.akeneo import AkeneoClient, Connection
 from .sources.pull import JobPuller
 from .sources.snapshot import load_snapshot
@@ -39,15 +43,57 @@ def demo_snapshot() -> Path:
     return Path(str(resources.files("transformer").joinpath("demo", "pim")))
 
 
+def positive(text: str) -> int:
+    """An argparse type: a whole number of 1 or more."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="akeneo-sfcc", description="Akeneo PIM to Salesforce Commerce Cloud import files.")
     main.add_argument("--debug", action="store_true", help="show tracebacks")
-    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    main.add_argument("--version", action="version", version=f"akeneo-sfcc {__version__}")
+    # --debug is taken after the command too (the parent's default must not overwrite the main one's).
+    anywhere = argparse.ArgumentParser(add_help=False)
+    anywhere.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    subparsers = main.add_subparsers(dest="command", metavar="COMMAND")
 
-    validate = commands.add_parser("validate", help="check jobs.yaml, settings and mappings; print every problem")
-    validate.add_argument("dir", nargs="?", default=".", type=Path, help="the config folder (default: .)")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return subparsers.add_parser(name, parents=[anywhere], help=help, description=help)
 
-    run = commands.add_parser("run", help="run a job (id or number) or a chain")
+    initializing = command("init", "write a config folder of your own (jobs.yaml, mappings/, templates/, schemas/, .env.example)")
+    initializing.add_argument("dir", nargs="?", type=Path, default=Path("."), help="the folder to write (default: .)")
+    initializing.add_argument("--force", action="store_true", help="write into a folder that is not empty (overwrites the config files)")
+    initializing.add_argument("--from-pim", action="store_true",
+                      help="fit the mappings to the PIM (AKENEO_* variables, or a .env in DIR): channel, locales, "
+                           "currencies, trees, system attributes")
+    initializing.add_argument("--channel", help="with --from-pim: the PIM channel to export (default: the PIM's first)")
+
+    discovering = command("discover", "print the PIM's channels, locales, currencies, trees, families and attributes")
+    discovering.add_argument("--config", **CONFIG_OPTION)
+
+    checking = command("check", "check config, XSDs, PIM, store, output folder and SFCC: each OK or the fix; writes nothing")
+    checking.add_argument("--config", **CONFIG_OPTION)
+    checking.add_argument("--store", **STORE_OPTION)
+    checking.add_argument("--out", type=Path, default=Path("out"), help="the output folder (default: out)")
+    checking.add_argument("--strict", action="store_true", help="fail when the mapping names attributes the PIM lacks")
+    xsd_options(checking)
+
+    validate = command("validate", "check jobs.yaml, settings and mappings; print every problem")
+    validate.add_argument("dir", nargs="?", type=Path, help="the config folder (default: . or --config)")
+    validate.add_argument("--config", **CONFIG_OPTION)
+    validate.add_argument("--against-store", action="store_true",
+                          help="also report what the mappings name that the PIM lacks (as the store holds it)")
+    validate.add_argument("--store", **STORE_OPTION)
+    validate.add_argument("--strict", action="store_true", help="with --against-store: what the PIM lacks is an error")
+    xsd_options(validate)
+
+    run = command("run", "run a job (id or number) or a chain")
     run.add_argument("name", metavar="JOB|NUMBER|CHAIN")
     source = run.add_mutually_exclusive_group()
     source.add_argument("--demo", action="store_true", help="run on the embedded demo PIM")
@@ -56,15 +102,17 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("out"), help="where each run writes its folder out/<run id>/; out/latest names the last one (default: out)")
     run.add_argument("--config", **CONFIG_OPTION)
     run.add_argument("--strict", action="store_true",
-                     help="exit 3 when a record had errors, a download failed or SFCC reported data errors")
-    run.add_argument("--workers", type=int, default=None, help="processes that map and render (default: one per core)")
+                     help="exit 3 when a record had errors, a download failed, the mapping names attributes the PIM "
+                          "lacks or SFCC reported data errors")
+    run.add_argument("--workers", type=positive, default=None, help="processes that map and render (default: one per core)")
     run.add_argument("--offline", action="store_true", help="use the store as it is: do not pull from the PIM first")
-    run.add_argument("--concurrency", type=int, default=4, help="connections to the PIM (default: 4, Akeneo's advice)")
+    run.add_argument("--concurrency", type=positive, default=4, help="connections to the PIM (default: 4, Akeneo's advice)")
     run.add_argument("--deliver", action="store_true",
                      help="then upload and import the archive into SFCC (SFCC_* variables); state moves only once imported")
+    xsd_options(run)
     delivery_options(run)
 
-    deliver = commands.add_parser("deliver", help="upload and import a built run (default: out/latest) or a site-import zip")
+    deliver = command("deliver", "upload and import a built run (default: out/latest) or a site-import zip")
     deliver.add_argument("target", nargs="?", type=Path, metavar="RUN-or-ARCHIVE",
                          help="a run's folder out/<run id>, or a site-import zip (default: OUT/latest)")
     deliver.add_argument("--out", type=Path, default=Path("out"), help="where the runs are (default: out)")
@@ -73,29 +121,38 @@ def parser() -> argparse.ArgumentParser:
     deliver.add_argument("--strict", action="store_true", help="exit 3 when SFCC reported data errors")
     deliver.add_argument("--print-bm-config", action="store_true",
                          help="print the OCAPI and WebDAV permissions to paste into Business Manager, and exit")
+    xsd_options(deliver)
     delivery_options(deliver)
 
-    pull = commands.add_parser("pull", help="sync the store from the PIM (AKENEO_* environment variables or .env)")
+    pull = command("pull", "sync the store from the PIM (AKENEO_* environment variables or .env)")
     pull.add_argument("name", nargs="?", default=None, metavar="JOB|NUMBER|CHAIN",
                       help="pull what these jobs read (default: every job)")
     pull.add_argument("--store", **STORE_OPTION)
     pull.add_argument("--config", **CONFIG_OPTION)
-    pull.add_argument("--concurrency", type=int, default=4, help="connections to the PIM (default: 4)")
+    pull.add_argument("--concurrency", type=positive, default=4, help="connections to the PIM (default: 4)")
 
-    load = commands.add_parser("load", help="load a snapshot folder (Akeneo API JSON) into the store")
+    load = command("load", "load a snapshot folder (Akeneo API JSON) into the store")
     load.add_argument("snapshot", type=Path)
     load.add_argument("--store", **STORE_OPTION)
     load.add_argument("--config", **CONFIG_OPTION)
 
-    synth = commands.add_parser("synth", help="write a deterministic synthetic snapshot of N products (demo attribute mix)")
-    synth.add_argument("--products", type=int, required=True, metavar="N")
-    synth.add_argument("--out", type=Path, required=True, help="snapshot folder to write")
+    synth = command("synth", "write a deterministic synthetic snapshot of N products (demo attribute mix)")
+    synth.add_argument("--products", type=positive, required=True, metavar="N")
+    synth.add_argument("--out", type=Path, required=True, help="snapshot folder to write (new or empty)")
     synth.add_argument("--seed", type=int, default=7)
 
-    commands.add_parser("rules", help="list the mapping rules")
-    jobs = commands.add_parser("jobs", help="list the declared jobs and chains")
+    command("rules", "list the mapping rules")
+    jobs = command("jobs", "list the declared jobs and chains")
     jobs.add_argument("--config", **CONFIG_OPTION)
     return main
+
+
+def xsd_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--xsd", type=Path, metavar="DIR",
+                         help="the folder of the SFCC XSDs (else SFCC_XSD_DIR, xsd_dir in the site settings, "
+                              "then node_modules and ../shared/sfcc-xsd)")
+    command.add_argument("--require-xsd", action="store_true",
+                         help="fail when no SFCC XSDs are found, instead of checking files for well-formedness only")
 
 
 def delivery_options(command: argparse.ArgumentParser) -> None:
@@ -113,7 +170,11 @@ def delivery_options(command: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
+    if args.command is None:
+        parser().print_help()
+        return 0
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
@@ -145,16 +206,74 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
         return 1
+    finally:
+        xsd.use(None)  # a command's choice of XSDs ends with it (main() also runs in-process, in tests)
+
+
+def use_schemas(args, config) -> xsd.Schemas:
+    """Choose the XSDs for this command once; without them, say so in one line (or stop, if required)."""
+    schemas = xsd.find_schemas(args.xsd, config.xsd_dir if config else None, args.config)
+    if schemas.folder is None and (args.require_xsd or (config is not None and config.require_xsd)):
+        raise TransformerError(schemas.not_found().replace(": files are checked", ", and they are required "
+                               "(--require-xsd or require_xsd): files would be checked", 1))
+    xsd.use(schemas)
+    if schemas.folder is None:
+        print(f"warning: {schemas.not_found()}", file=sys.stderr)
+    return schemas
 
 
 def cmd_validate(args) -> int:
-    config = load_config(args.dir)
-    print(f"{args.dir}: configuration OK ({len(config.jobs)} jobs, {len(config.chains)} chains)")
+    args.config = args.dir or args.config
+    config = load_config(args.config)
+    print(f"{args.config.resolve()}: configuration OK ({len(config.jobs)} jobs, {len(config.chains)} chains)")
+    schemas = use_schemas(args, config)
+    if schemas.folder is not None:
+        print(f"SFCC XSDs: {schemas.folder} ({schemas.origin}): {', '.join(xsd.check_schemas())} compile")
+    if not args.against_store:
+        return 0
+    store_path = args.store or args.config / DEFAULT_STORE
+    with Store(store_path, read_only=True) as store:
+        attributes = attributes_from(store)
+        if not attributes:
+            raise StoreError(f"the store holds no attributes: run `akeneo-sfcc pull` first ({store_path})")
+        lacking = check.lacking(config, store)
+    for problem in lacking:
+        print(f"{'error' if args.strict else 'warning'}: {problem}", file=sys.stderr)
+    print(f"{store_path}: {len(attributes)} attributes; the mappings name {len(lacking)} the PIM lacks"
+          + (" (skipped by runs)" if lacking else ""))
+    return EXIT_FAILURE if lacking and args.strict else 0
+
+
+def cmd_check(args) -> int:
+    lines = check.check(check.Options(args.config, args.store or args.config / DEFAULT_STORE, args.out, args.xsd,
+                                      args.require_xsd, args.strict))
+    for line in lines:
+        print(line)
+    return EXIT_FAILURE if check.failed(lines) else 0
+
+
+def cmd_init(args) -> int:
+    written = init(args.dir, args.force)
+    print(f"{args.dir}: wrote {', '.join(p.name for p in written)}")
+    if args.from_pim:
+        facts = discover(client(args, dotenv=args.dir / ".env"))
+        for guess in fit_config(args.dir, facts, args.channel):
+            print(f"  {guess}")
+        print(f"fitted to {facts.url}: check the `# guessed` lines, then `akeneo-sfcc check` and `akeneo-sfcc run full`")
+    else:
+        print(f"next: cd {args.dir}, copy .env.example to .env and fill it in (or `init --from-pim` to fit the "
+              "mappings to your PIM), then `akeneo-sfcc check`; or try `akeneo-sfcc run full --demo`")
+    return 0
+
+
+def cmd_discover(args) -> int:
+    print(format_facts(discover(client(args))))
     return 0
 
 
 def cmd_run(args) -> int:
     config = load_config(args.config)
+    use_schemas(args, config)
     local = args.demo or args.snapshot
     puller = None if local or args.offline else JobPuller(client(args))
     connection = SfccConnection.from_env(folder=args.config) if args.deliver else None  # before any work
@@ -188,6 +307,10 @@ def cmd_run(args) -> int:
 def summarize(args, reports: list[RunReport], folder: Path) -> int:
     """One line per job (errors and failed downloads pointed at); returns how many problems."""
     problems = 0
+    lacking = list(dict.fromkeys(line for report in reports for line in report.mapping_warnings))
+    for line in lacking:  # the same mapping serves several jobs: each line once
+        say(args, f"warning: {line}", error=True)
+    problems += len(lacking)
     for report in reports:
         failed_downloads = len((report.pull or {}).get("download_errors", []))
         problems += len(report.errors) + failed_downloads
@@ -245,9 +368,11 @@ def cmd_deliver(args) -> int:
         return 0
     target = args.target or args.out / "latest"
     try:
-        master_catalog = load_config(args.config).site.master_catalog
-    except ConfigError:
-        master_catalog = None  # a foreign archive: catalogs in name order
+        config = load_config(args.config)
+    except TransformerError:
+        config = None  # a foreign archive: catalogs in name order
+    use_schemas(args, config)
+    master_catalog = config.site.master_catalog if config else None
     delivery = deliver_target(target, SfccConnection.from_env(folder=args.config), delivery_settings(args), master_catalog,
                               lambda line: say(args, f"deliver: {line}"))
     store_path = args.store or args.config / DEFAULT_STORE
@@ -265,8 +390,9 @@ def cmd_deliver(args) -> int:
     return finish(args, delivery.dataerrors, target if target.is_dir() else None, [], delivery)
 
 
-def client(args) -> AkeneoClient:
-    return AkeneoClient(Connection.from_env(dotenv=args.config / ".env"), concurrency=args.concurrency)
+def client(args, dotenv: Path | None = None) -> AkeneoClient:
+    return AkeneoClient(Connection.from_env(dotenv=dotenv or args.config / ".env"),
+                        concurrency=getattr(args, "concurrency", 4))
 
 
 def cmd_pull(args) -> int:
@@ -295,6 +421,8 @@ def cmd_load(args) -> int:
 
 
 def cmd_synth(args) -> int:
+    if args.out.is_dir() and any(args.out.iterdir()):
+        raise TransformerError(f"{args.out} is not empty: synth writes a new snapshot into a new or empty folder")
     counts = generate(demo_snapshot(), args.out, args.products, args.seed)
     print(f"{args.out}: {counts['products']} products ({counts['variants']} variants), {counts['product-models']} product models")
     return 0
@@ -324,7 +452,7 @@ def cmd_jobs(args) -> int:
     return 0
 
 
-COMMANDS = {"validate": cmd_validate, "run": cmd_run, "deliver": cmd_deliver, "pull": cmd_pull, "load": cmd_load,
+COMMANDS = {"init": cmd_init, "discover": cmd_discover, "check": cmd_check, "validate": cmd_validate, "run": cmd_run, "deliver": cmd_deliver, "pull": cmd_pull, "load": cmd_load,
             "synth": cmd_synth, "rules": cmd_rules, "jobs": cmd_jobs}
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import jsonschema
 
 from .endpoints import ENDPOINTS
 from .engines import ENGINES
-from .errors import ConfigError, ConfigProblem, hint
+from .errors import ConfigError, ConfigProblem, TransformerError, hint
 from .rules import DEFAULT_RULE_BY_TYPE, RULES, Rule
 from .sources.media import DOWNLOADABLE
 from .settings import (AssetSettings, AttributeOverride, Associations, CategorySettings, Config, ContentSettings, Engine,
@@ -69,7 +69,11 @@ _Validator = _filling_defaults(jsonschema.Draft202012Validator)
 
 def load_config(root: Path) -> Config:
     """Load and check the configuration in `root`; raises ConfigError with every problem."""
-    return _Loader(Path(root)).load()
+    root = Path(root)
+    if not (root / "jobs.yaml").is_file():
+        raise TransformerError(f"{root.resolve()} is not a config folder (it has no jobs.yaml): write one with "
+                               f"`akeneo-sfcc init {root}`, or name yours with --config DIR")
+    return _Loader(root).load()
 
 
 def _dict(value: object) -> dict:
@@ -128,7 +132,10 @@ class _Loader:
         self.same_filters(job_specs, jobs_file)
         if self.problems:
             raise ConfigError(sorted(set(self.problems), key=lambda p: (p.file, p.line, p.column, p.message)))
-        return Config(self.root, self.root / "templates", site, jobs, chains, aliases)
+        validation = _dict(self.files.get((str(doc.get("settings")), "site.schema.json"), jobs_file).data)
+        xsd_dir = self.root / validation["xsd_dir"] if isinstance(validation.get("xsd_dir"), str) else None
+        return Config(self.root, self.root / "templates", site, jobs, chains, aliases, xsd_dir,
+                      validation.get("require_xsd") is True)
 
     def same_filters(self, jobs: dict, jobs_file: Loaded) -> None:
         """The store keeps one copy of each item, so every job must read an endpoint the same way:
@@ -239,8 +246,10 @@ class _Loader:
         name = spec.get("endpoint")
         endpoint = ENDPOINTS.get(name) if isinstance(name, str) else None
         if isinstance(name, str) and endpoint is None:
-            self.add(jobs_file, where + ("endpoint",), f"unknown endpoint '{name}'{hint(name, ENDPOINTS)}")
-        if spec.get("download") and name not in DOWNLOADABLE:
+            retired = (": media files are downloaded from what products and models reference; say `download: true` "
+                       "on the products and product-models sources") if name == "media-files" else hint(name, ENDPOINTS)
+            self.add(jobs_file, where + ("endpoint",), f"unknown endpoint '{name}'{retired}")
+        if spec.get("download") and endpoint is not None and name not in DOWNLOADABLE:
             self.add(jobs_file, where + ("download",), f"endpoint '{name}' has no binaries to download "
                      f"(only {', '.join(DOWNLOADABLE)})")
         if endpoint is not None and not endpoint.filtered:
@@ -307,11 +316,13 @@ class _Loader:
 
     @staticmethod
     def assets_settings(loaded: Loaded, data: dict) -> AssetSettings:
-        return _plain(AssetSettings, data)
+        return _plain(AssetSettings, data, image_attributes_at=loaded.location(("image_attributes",)),
+                      asset_attributes_at=loaded.location(("asset_attributes",)))
 
     @staticmethod
     def categories_settings(loaded: Loaded, data: dict) -> CategorySettings:
-        return _plain(CategorySettings, data)
+        named = "top_level_category" if data.get("top_level_category") else "trees"
+        return _plain(CategorySettings, data, trees_at=loaded.location((named,)))
 
     @staticmethod
     def prices_settings(loaded: Loaded, data: dict) -> PriceSettings:

@@ -63,7 +63,6 @@ ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (
     Endpoint("products", "products", "identifier", "search_after", "Products, by identifier", filtered=True),
     Endpoint("products-uuid", "products-uuid", "uuid", "search_after", "Products, by UUID (PIM 7 and SaaS)",
              filtered=True),
-    Endpoint("media-files", "media-files", description="Media files of image and file attributes"),
     Endpoint("asset-families", "asset-families", paging="cursor", description="Asset families (EE)"),
     Endpoint("asset-family-attributes", "asset-families/{parent}/attributes", paging="single",
              description="Attributes of asset families (EE)", owner="asset-families"),

@@ -76,7 +76,11 @@ class StoreError(TransformerError):
 
 
 class SourceError(TransformerError):
-    """Input data (a snapshot or the PIM) could not be read."""
+    """Input data (a snapshot or the PIM) could not be read; `status`: the PIM's HTTP answer, if any."""
+
+    def __init__(self, *args, retryable: bool = False, status: int | None = None):
+        super().__init__(*args, retryable=retryable)
+        self.status = status
 
 
 class JobSkipped(TransformerError):

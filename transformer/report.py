@@ -27,6 +27,8 @@ class RunReport:
     counts: Counter = field(default_factory=Counter)
     errors: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # What the mapping names that the PIM lacks (file:line: ...): skipped, and a problem under --strict.
+    mapping_warnings: list[str] = field(default_factory=list)
     outputs: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     pull: dict | None = None  # what was read from the PIM before the job ran
@@ -40,6 +42,7 @@ class RunReport:
             **({"pull": self.pull} if self.pull is not None else {}),
             "errors": self.errors,
             "warnings": self.warnings,
+            "mapping_warnings": self.mapping_warnings,
             "outputs": self.outputs,
             "timings_seconds": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
         }

@@ -104,6 +104,8 @@ class AssetSettings:
     image_attributes: tuple[str, ...]
     asset_attributes: tuple[str, ...]
     external_location: str | None
+    image_attributes_at: Location | None = None  # where the two lists are written
+    asset_attributes_at: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class CategorySettings:
     online: bool
     primary_flag: bool
     refinements_export: str | None
+    trees_at: Location | None = None  # where the trees (or the top-level category) are named
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,8 @@ class Config:
     jobs: dict[str, Job]
     chains: dict[str, tuple[str, ...]]
     aliases: dict[str, str]
+    xsd_dir: Path | None = None  # the site settings' `xsd_dir`, resolved against the config folder
+    require_xsd: bool = False
 
     def resolve(self, name: str) -> tuple[str, ...]:
         """Job ids to run for a job id, alias or chain name."""

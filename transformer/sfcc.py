@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
-
-from .errors import SourceError
 
 
 @dataclass(frozen=True)
@@ -149,16 +148,48 @@ def record_attribute_id(entity: str, record: str) -> str:
 
 # -- file names in the archive ---------------------------------------------------------------
 
+# A code kept as its own file name: ASCII segments of letters, digits, `.`, `_` and `-`, none
+# starting or ending with a dot (no `.`/`..`, no hidden or Windows-trimmed names), none empty.
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_-]([A-Za-z0-9._-]*[A-Za-z0-9_-])?")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+SEGMENT_MAX = 100  # characters per folder or file name (filesystems take 255 bytes)
+PATH_MAX = 200  # characters of the whole path below the static folder
+ASSET_FOLDER = "assets"  # asset binaries' folder in the static folder, beside the media files
 
 
 def safe_path(code: str) -> str:
-    """An ASCII relative path for a PIM media code that cannot leave its folder (SFCC archives take
-    ASCII names only): `"7/5/8/Fancy Ümlaut (1).JPG"` -> `7/5/8/Fancy_Umlaut_1_.JPG`."""
-    parts = []
-    for part in filter(None, code.replace("\\", "/").split("/")):
-        ascii_part = unicodedata.normalize("NFKD", part).encode("ascii", "ignore").decode()
-        parts.append(_UNSAFE.sub("_", ascii_part).strip("._") or "_")
-    if not parts:
-        raise SourceError(f"media code {code!r} gives no file name")
+    """An ASCII relative path for a PIM media code that stays inside its folder, distinct for each
+    code and the same on every run (SFCC archives take ASCII names only). A code that is such a
+    path already, as Akeneo's `7/5/8/e/758e_shirt.jpg` are, is its own name; any other code is
+    sanitised and gets a short hash of itself, so codes that sanitise alike (or are cut to length)
+    stay apart: `"7/5/8/Fancy Ümlaut (1).JPG"` -> `7/5/8/Fancy_Umlaut_1_-<hash>.JPG`, `".."` -> `_-<hash>`."""
+    segments = code.split("/")
+    if len(code) <= PATH_MAX and segments[0].lower() != ASSET_FOLDER and all(
+            len(part) <= SEGMENT_MAX and _SAFE_SEGMENT.fullmatch(part) for part in segments):
+        return code
+    parts = [_sanitised(part) for part in code.replace("\\", "/").split("/") if part] or ["_"]
+    parts[-1] = _hashed(parts[-1], hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()[:8])
+    while len(parts) > 1 and len("/".join(parts)) > PATH_MAX:
+        parts.pop(0)  # the hash keeps the name distinct without the folders
     return "/".join(parts)
+
+
+def asset_path(code: str) -> str:
+    """Where an asset's media file goes in the static folder: `assets/<safe path>`."""
+    return f"{ASSET_FOLDER}/{safe_path(code)}"
+
+
+def _sanitised(part: str) -> str:
+    """One segment as ASCII letters, digits, `.`, `_` and `-` (accents dropped, other runs `_`),
+    without leading or trailing dots, at most SEGMENT_MAX characters: `Fancy Ümlaut (1)` -> `Fancy_Umlaut_1_`."""
+    letters = "".join(c for c in unicodedata.normalize("NFKD", part) if not unicodedata.combining(c))
+    return _UNSAFE.sub("_", letters).strip(".")[:SEGMENT_MAX].strip(".") or "_"
+
+
+def _hashed(name: str, digest: str) -> str:
+    """`name` with `-<digest>` before its extension, within SEGMENT_MAX: `shirt.jpg` -> `shirt-1a2b3c4d.jpg`."""
+    stem, dot, extension = name.rpartition(".")
+    if not (dot and stem and len(extension) <= 10):
+        stem, extension = name, ""
+    suffix = f"-{digest}" + (f".{extension}" if extension else "")
+    return stem[:SEGMENT_MAX - len(suffix)].rstrip(".") + suffix

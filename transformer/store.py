@@ -155,8 +155,11 @@ def utc_now() -> str:
 class Store:
     """A connection to the store file; use as a context manager."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, read_only: bool = False):
+        """`read_only`: look without changing anything (the file must exist, in this format)."""
         self.path = Path(path)
+        if read_only:
+            return self._open_read_only()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(self.path)
@@ -172,6 +175,18 @@ class Store:
             raise StoreError(f"cannot open store {self.path}: {exc}") from None
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+
+    def _open_read_only(self) -> None:
+        if not self.path.is_file():
+            raise StoreError(f"no store at {self.path}: fill one with `akeneo-sfcc pull` (or `akeneo-sfcc load SNAPSHOT`)")
+        try:
+            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc}") from None
+        if version != FORMAT:
+            raise StoreError(f"store {self.path} was written by another version of akeneo-sfcc (format {version}, "
+                             f"this one reads {FORMAT}): delete it and pull again")
 
     def __enter__(self) -> "Store":
         return self
@@ -541,6 +556,10 @@ class Store:
         self.db.execute("DELETE FROM pending_outputs WHERE run = ?", (run,))
         self.db.execute("DELETE FROM pending_assignments WHERE run = ?", (run,))
         self.db.execute("UPDATE runs SET finished = ?, status = ? WHERE id = ?", (utc_now(), status, run))
+
+    def last_run(self) -> tuple[str, str, str, str | None] | None:
+        """(id, name, status, finished) of the latest run started on this store."""
+        return self.db.execute("SELECT id, name, status, finished FROM runs ORDER BY started DESC, id DESC LIMIT 1").fetchone()
 
     def run_status(self, run: str) -> str | None:
         row = self.db.execute("SELECT status FROM runs WHERE id = ?", (run,)).fetchone()

@@ -1,5 +1,8 @@
 """The validate stage: every file written is checked against the official SFCC XSDs, offline.
 
+The XSDs cannot ship with this package (users bring their own): without them a document is
+still parsed as it streams, so a file that is not well-formed XML never appears.
+
 Validation streams (lxml's pull parser with the schema attached), so memory stays flat
 whatever the file size. The schema is picked from the document's root element.
 """
@@ -8,8 +11,10 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Mapping
 
 from lxml import etree
 
@@ -25,24 +30,103 @@ SCHEMA_BY_ROOT = {
 _ROOT = re.compile(rb"<([A-Za-z][\w.-]*)[\s/>]")
 
 
-def xsd_dir() -> Path:
-    """`SFCC_XSD_DIR`, else ../shared/sfcc-xsd beside the project (source checkout or working directory)."""
-    candidates = [os.environ["SFCC_XSD_DIR"]] if os.environ.get("SFCC_XSD_DIR") else [
-        Path(__file__).resolve().parent.parent.parent / "shared" / "sfcc-xsd",
-        Path.cwd().resolve().parent / "shared" / "sfcc-xsd",
-    ]
-    for candidate in candidates:
-        if Path(candidate, "catalog.xsd").is_file():
-            return Path(candidate)
-    raise TransformerError(
-        f"SFCC XSDs not found (looked in {', '.join(map(str, candidates))}); set SFCC_XSD_DIR to the folder holding catalog.xsd")
+# Where SFCC developers already have the XSDs: Salesforce's B2C developer tooling and
+# openmindlab's schema package, installed with npm beside a project or globally.
+NPM_PACKAGES = ("@salesforce/b2c-tooling-sdk/data/xsd", "sfcc-schemas/xsd")
+GLOBAL_NODE_MODULES = ("/usr/local/lib/node_modules", "/usr/lib/node_modules", "~/.npm-global/lib/node_modules")
+WHERE_TO_GET = ("copy them from your SFCC instance's documentation (Salesforce B2C Commerce XML schemas) or "
+                "`npm install @salesforce/b2c-tooling-sdk` (or openmindlab's `sfcc-schemas`)")
+
+
+@dataclass(frozen=True)
+class Schemas:
+    """The folder of the SFCC XSDs a command validates against (None: not found), how it was chosen,
+    and where it was looked for."""
+
+    folder: Path | None
+    origin: str
+    searched: str = ""
+
+    def not_found(self) -> str:
+        return (f"SFCC XSDs not found (looked in {self.searched}): files are checked to be well-formed XML only, "
+                f"not validated against the SFCC XSDs; set SFCC_XSD_DIR, xsd_dir in the site settings or --xsd DIR; "
+                f"to get them, {WHERE_TO_GET}")
+
+
+def find_schemas(explicit: Path | None = None, setting: Path | None = None, config: Path = Path("."),
+                 environ: Mapping[str, str] = os.environ) -> Schemas:
+    """`--xsd DIR`, else `SFCC_XSD_DIR`, else `xsd_dir` in the site settings: a folder named there
+    must hold catalog.xsd. Else the common places (`node_modules` of the config folder and its parents,
+    the global ones; `../shared/sfcc-xsd` beside the config folder); else none."""
+    named = (("--xsd", explicit), ("SFCC_XSD_DIR", environ.get("SFCC_XSD_DIR")), ("xsd_dir of the site settings", setting))
+    for origin, folder in named:
+        if folder:
+            if not Path(folder, "catalog.xsd").is_file():
+                raise TransformerError(f"{origin} names {folder}, which holds no catalog.xsd: point it at the folder of "
+                                       f"the SFCC XSDs (to get them, {WHERE_TO_GET})")
+            return Schemas(Path(folder).resolve(), origin)
+    config = config.resolve()
+    for candidate in _common_places(config):
+        if (candidate / "catalog.xsd").is_file():
+            return Schemas(candidate, f"found in {candidate}")
+    searched = (f"SFCC_XSD_DIR (not set), node_modules/{{{','.join(NPM_PACKAGES)}}} in {config} and its parents "
+                f"and in {', '.join(GLOBAL_NODE_MODULES)}, ../shared/sfcc-xsd beside {config}")
+    return Schemas(None, "not found", searched)
+
+
+def _common_places(config: Path) -> list[Path]:
+    places = [folder / "node_modules" / package for folder in (config, *config.parents) for package in NPM_PACKAGES]
+    places += [Path(root).expanduser() / package for root in GLOBAL_NODE_MODULES for package in NPM_PACKAGES]
+    places.append(config.parent / "shared" / "sfcc-xsd")  # this project's development layout: beside the checkout
+    return list(dict.fromkeys(places))
+
+
+_active: Schemas | None = None
+
+
+def use(schemas: Schemas | None) -> None:
+    """The XSDs this process validates with from now on (the CLI chooses them once per command);
+    None: looked up again when next needed."""
+    global _active
+    _active = schemas
+    schema.cache_clear()
+
+
+def active() -> Schemas:
+    """The XSDs chosen by `use`, else looked up from the environment and the working directory."""
+    global _active
+    if _active is None:
+        _active = find_schemas()
+    return _active
+
+
+def validating() -> bool:
+    return active().folder is not None
 
 
 @cache
-def schema(filename: str) -> etree.XMLSchema:
+def schema(filename: str) -> etree.XMLSchema | None:
+    """The compiled schema, or None when no XSDs were found (documents are then only parsed)."""
+    folder = active().folder
+    if folder is None:
+        return None
+    path = folder / filename
+    if not path.is_file():
+        raise TransformerError(f"{folder} has no {filename}: the SFCC XSD folder must hold every schema "
+                               f"({', '.join(sorted(SCHEMA_BY_ROOT.values()))} and xml.xsd)")
     # Parsed from its path so the relative import of xml.xsd resolves offline.
     parser = etree.XMLParser(no_network=True, resolve_entities=False)
-    return etree.XMLSchema(etree.parse(str(xsd_dir() / filename), parser))
+    try:
+        return etree.XMLSchema(etree.parse(str(path), parser))
+    except (etree.XMLSchemaParseError, etree.XMLSyntaxError) as exc:
+        etree.clear_error_log()  # libxml2's log is per thread: the next document's errors must not show these
+        missing = "" if (folder / "xml.xsd").is_file() else " (the folder has no xml.xsd, which every SFCC XSD imports)"
+        raise TransformerError(f"{path} does not compile: {exc}{missing}") from None
+
+
+def check_schemas() -> list[str]:
+    """Compile every schema the jobs validate with; returns their file names (none without XSDs)."""
+    return [name for name in sorted(set(SCHEMA_BY_ROOT.values())) if schema(name) is not None]
 
 
 class StreamValidator:

@@ -18,10 +18,12 @@ def images(run: JobRun) -> None:
     masters also get a group per level-1 model, marked with its axis value."""
     store, report, site = run.store, run.report, run.config.site
     products = product_mapper(store, run.job, site)
+    run.warn_missing(products.missing)
     attributes = {a["code"]: a for a in store.iter("attributes")}
     mapper = ImageMapper(run.job.mappings.assets, attributes, main_media_from(store),
                          lambda family, code: store.get("assets", code, family), site.channel, site.locales,
                          set(store.media_paths()))
+    run.warn_missing(mapper.missing)
     family_variants = {item["code"]: item for _, item in store.rows("family-variants")}
     settings = run.job.mappings.assets
     if settings.import_type == "media_link" and settings.image_attributes and settings.image_source in ("images", "both"):

@@ -88,6 +88,7 @@ def master_catalog(run: JobRun) -> None:
     started = perf_counter()
     setup = (run.config, run.job.id, store.path, run.written_up_to)
     chunks = ProductChunks(*setup)  # configuration errors surface here, before any worker starts
+    run.warn_missing(chunks.mapper.missing)
     run.time("setup", started)
     clashes = store.shared_codes("product-models", "products")
     for code in clashes:

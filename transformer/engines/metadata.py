@@ -13,6 +13,7 @@ from .run import JobRun
 def attributes_metadata(run: JobRun) -> None:
     store, report = run.store, run.report
     mapper = product_mapper(store, run.job, run.config.site)
+    run.warn_missing(mapper.missing)
     options: dict[str, list[dict]] = {}
     for attribute, option in store.rows("attribute-options"):
         options.setdefault(attribute, []).append(option)

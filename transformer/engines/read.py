@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Callable, Iterator
 
+from ..errors import StoreError
 from ..map.assets import MainMedia
 from ..map.categories import CategoryTree
 from ..map.metadata import Definition, asset_definitions
@@ -55,6 +56,7 @@ class Selection:
         # With no category in the store, no product can be told outside the trees: all are kept.
         skip = settings is not None and settings.products_outside_trees == "skip" and store.count("categories") > 0
         self.tree, self.tree_before = category_trees(store, settings, site, since) if skip else (None, None)
+        self.missing = self.tree.missing if self.tree else []  # trees the settings name that the PIM lacks
         self.before = store.relinked_since(since) if since is not None and skip else {}
         self._models: dict[str, dict | None] = {}
 
@@ -138,9 +140,14 @@ def product_mapper(store: Store, job: Job, site: Site, since: int | None = None,
     """The job's product mapper over the store's attributes, options and family variants (what
     each item inherits is read from the store, and associations only point at what this site's
     catalog holds: a `Selection`); `lookups` as ProductMapper takes them."""
+    attributes = attributes_from(store)
+    if not attributes:
+        raise StoreError(f"the store holds no attributes: run `akeneo-sfcc pull` first ({store.path})")
     family_variants = {item["code"]: item for _, item in store.rows("family-variants")}
-    return ProductMapper(job.mappings.products, site, attributes_from(store), option_labels_from(store),
-                         **({"catalog": Selection(store, job, site, since), "family_variants": family_variants} | lookups))
+    mapper = ProductMapper(job.mappings.products, site, attributes, option_labels_from(store),
+                           **({"catalog": Selection(store, job, site, since), "family_variants": family_variants} | lookups))
+    mapper.missing += getattr(mapper.catalog, "missing", [])
+    return mapper
 
 
 def main_media_from(store: Store) -> dict[str, MainMedia]:

@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 
 from markupsafe import Markup
 
-from .. import __version__
+from .. import __version__, xsd
 from ..errors import Location, RecordError, TransformerError
 from ..package import link_files, write_validated
 from ..render import RecordRenderer, environment, render_document
@@ -25,6 +25,9 @@ from ..store import Store
 def record_renderer(config: Config, output: Output) -> RecordRenderer:
     """What renders the records of `output` (also in worker processes, which have no JobRun)."""
     return RecordRenderer(environment(config.templates), output.record_templates, site=config.site)
+
+
+NOT_VALIDATED = "no SFCC XSDs were found: the files were checked to be well-formed XML, not validated against the XSDs"
 
 
 @dataclass
@@ -95,8 +98,11 @@ class JobRun:
         document = render_document(environment(self.config.templates), spec.template, self.records(output, records),
                                    site=self.config.site, **context)
         size = write_validated(path, document, self.report.timings)
+        validated = xsd.validating()
+        if not validated and NOT_VALIDATED not in self.report.warnings:
+            self.warn(NOT_VALIDATED)
         self.report.outputs.append({"output": output, "path": path.relative_to(self.archive).as_posix(), "bytes": size,
-                                    "xsd_valid": True})
+                                    "xsd_valid": validated})
         self.store.stage_output(self.run_id, spec.path, self.version, self.fingerprint(output))
 
     def records(self, output: str, views: Iterable[object]) -> Iterator[Markup]:
@@ -127,6 +133,10 @@ class JobRun:
 
     def warn(self, message: str) -> None:
         self.report.warnings.append(message)
+
+    def warn_missing(self, problems: Iterable[object]) -> None:
+        """Mapping lines naming what the PIM lacks (skipped by the mapper)."""
+        self.report.mapping_warnings += [str(p) for p in problems if str(p) not in self.report.mapping_warnings]
 
     def time(self, stage: str, started: float) -> None:
         self.report.timings[stage] = self.report.timings.get(stage, 0.0) + perf_counter() - started

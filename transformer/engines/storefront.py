@@ -20,8 +20,7 @@ def storefront_catalog(run: JobRun) -> None:
     store, report, site = run.store, run.report, run.config.site
     settings, mapping = run.job.mappings.categories, run.job.mappings.products
     tree, before = category_trees(store, settings, site, run.written_up_to)
-    for code in tree.missing:
-        run.warn(f"category '{code}' named in the category settings is not in the PIM")
+    run.warn_missing(tree.missing)
     catalog = site.storefront_catalog
     staged: list[tuple[str, str, str | None]] = []
     recommends = mapping.associations.target == "recommendations" and bool(mapping.associations.recommendation_types)

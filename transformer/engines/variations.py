@@ -17,6 +17,7 @@ def variations(run: JobRun) -> None:
     """Root product models as SFCC variation masters: axes with their values, variants, groups."""
     store, report, site = run.store, run.report, run.config.site
     products = product_mapper(store, run.job, site)
+    run.warn_missing(products.missing)
     family_variants = {item["code"]: item for _, item in store.rows("family-variants")}
     axis_ids = {code: products.custom_id(code) for code in products.attributes}
     order = {(attribute, o["code"]): o.get("sort_order", 0) for attribute, o in store.rows("attribute-options")}

@@ -10,7 +10,7 @@ from typing import Callable
 
 from ..rules import RuleError
 from ..settings import Site
-from ..sfcc import asset_attribute_id, safe_path, xml_safe
+from ..sfcc import asset_attribute_id, asset_path, xml_safe
 from .values import ASSET_CHANNEL, channel_values, localize
 
 
@@ -62,8 +62,8 @@ class AssetAttributes:
                 continue
             by_locale = {}
             for locale, data in entries:
-                if isinstance(data, str) and not main.link and "assets/" + safe_path(data) not in self.files:
-                    problems.append(f"asset '{code}': file assets/{safe_path(data)} is not in the store's media folder"
+                if isinstance(data, str) and not main.link and asset_path(data) not in self.files:
+                    problems.append(f"asset '{code}': file {asset_path(data)} is not in the store's media folder"
                                     " (not downloaded?)")
                 elif isinstance(data, str):
                     by_locale[locale] = self._value(main, data)
@@ -78,4 +78,4 @@ class AssetAttributes:
     def _value(main: MainMedia, data: str) -> str:
         if main.link:
             return xml_safe(main.prefix + data + main.suffix)
-        return f"assets/{safe_path(data)}?$staticlink$"
+        return f"{asset_path(data)}?$staticlink$"

@@ -14,6 +14,7 @@ from typing import Iterable
 
 from markupsafe import Markup
 
+from ..errors import ConfigProblem, hint
 from ..settings import CategorySettings
 from .values import X_DEFAULT, Localized, localized_labels
 
@@ -58,9 +59,14 @@ class CategoryTree:
         self.primary = settings.primary_flag
         by_code = {c["code"]: c for c in categories}
         top = settings.top_level_category
-        trees = set(settings.trees or [c["code"] for c in categories if not c.get("parent")])
+        roots = [c["code"] for c in categories if not c.get("parent")]
+        trees = set(settings.trees or roots)
         self.roots = {top} if top else trees  # written as the storefront root
-        self.missing = sorted(code for code in self.roots if code not in by_code)  # named, but not in the PIM
+        self.missing = [ConfigProblem.at(settings.trees_at, "$.top_level_category" if top else "$.trees",
+                                         f"the PIM has no category '{code}'"
+                                         f"{hint(code, by_code if top else roots) or ' (its trees: ' + ', '.join(sorted(roots)) + ')'}"
+                                         ": nothing of it is written")
+                        for code in sorted(self.roots) if code not in by_code and settings.trees_at is not None]
         self.selected = {code: c for code, c in by_code.items()
                          if code not in self.roots and self._root_of(code, by_code) & self.roots}
 

@@ -11,11 +11,12 @@ axis values.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
+from ..errors import ConfigProblem, hint
 from ..rules import RuleError
 from ..settings import AssetSettings
-from ..sfcc import safe_path
+from ..sfcc import asset_path, safe_path
 from .assets import MainMedia
 from .values import ASSET_CHANNEL, channel_entries, channel_values
 
@@ -35,6 +36,14 @@ class ImagesView:
     groups: list[ImageGroup]
 
 
+def missing_image_attributes(settings: AssetSettings, attributes: Mapping[str, object]) -> list[ConfigProblem]:
+    """The image and asset attributes the settings name that the PIM lacks (skipped)."""
+    return [ConfigProblem.at(at, path, f"the PIM has no attribute '{code}'{hint(code, attributes)}: skipped")
+            for codes, at, path in ((settings.image_attributes, settings.image_attributes_at, "$.image_attributes"),
+                                    (settings.asset_attributes, settings.asset_attributes_at, "$.asset_attributes"))
+            for code in codes if code not in attributes and at is not None]
+
+
 class ImageMapper:
     def __init__(self, settings: AssetSettings, attributes: dict[str, dict], main_media: dict[str, MainMedia],
                  asset: Callable[[str, str], dict | None], channel: str, languages: dict[str, str],
@@ -51,6 +60,7 @@ class ImageMapper:
         self.view_types = list(settings.view_types)
         self.attributes, self.main_media, self.asset = attributes, main_media, asset
         self.channel, self.languages, self.files = channel, languages, files
+        self.missing = missing_image_attributes(settings, attributes)
 
     def declared_view_types(self) -> list[str]:
         """Every view type groups may use: the configured ones, and per language for localized images."""
@@ -122,7 +132,7 @@ class ImageMapper:
                 url = main.prefix + data + main.suffix
                 images.append((language, url.removeprefix(self.base or "").lstrip("/")))
             else:
-                images.append((language, "assets/" + safe_path(data)))
+                images.append((language, asset_path(data)))
         return images
 
     def _data(self, entries: object) -> object:

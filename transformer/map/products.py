@@ -31,6 +31,19 @@ class Catalog(Protocol):
     def model(self, code: str) -> dict | None: ...
 
 
+def missing_sources(mapping: ProductMapping, attributes: dict[str, Attribute]) -> list[ConfigProblem]:
+    """What the mapping names that the PIM lacks: each a warning, and the source is skipped (a
+    fallback list keeps the attributes that exist; a field left with none writes its default)."""
+    problems = []
+    for attribute, f in mapping.system:
+        lacking = [s for s in f.sources if s not in attributes and s not in DEFAULT_RULE_BY_PROPERTY]
+        outcome = "the field is not written" if len(lacking) == len(f.sources) else "skipped"
+        problems += [ConfigProblem.at(f.origin, f"$.system.{attribute.name}.from",
+                                      f"the PIM has no attribute '{source}'{hint(source, attributes)}: {outcome}")
+                     for source in lacking]
+    return problems
+
+
 @dataclass
 class ProductView:
     """An SFCC product as the templates see it: system values by BM name, custom attributes in order."""
@@ -75,7 +88,7 @@ class ProductMapper:
         self.catalog = catalog
         self.assets = assets
         self.family_variants = family_variants or {}
-        self._check_sources()
+        self.missing = missing_sources(mapping, attributes)  # the engines report them as warnings
         self.system = self._system_plans()
         # Every system field, with the constant ones (only a default) already filled in.
         self.constants = dict.fromkeys(SYSTEM_BY_NAME) | {a.name: d for a, sources, d, _ in self.system if not sources}
@@ -92,16 +105,6 @@ class ProductMapper:
 
     # -- set-up ---------------------------------------------------------------------------
 
-    def _check_sources(self) -> None:
-        problems = []
-        for attribute, f in self.mapping.system:
-            for source in f.sources:
-                if source not in self.attributes and source not in DEFAULT_RULE_BY_PROPERTY:
-                    problems.append(ConfigProblem.at(f.origin, f"$.system.{attribute.name}.from",
-                                                     f"the PIM has no attribute '{source}'{hint(source, self.attributes)}"))
-        if problems:
-            raise ConfigError(problems)
-
     def _system_plans(self) -> list[tuple[SystemAttribute, tuple[_Plan, ...], object, Location]]:
         """Per system field: its source plans (shared between fields reading the same way), default
         and where the mapping declares it."""
@@ -110,6 +113,8 @@ class ProductMapper:
         for attribute, f in self.mapping.system:
             sources = []
             for source in f.sources:
+                if source not in self.attributes and source not in DEFAULT_RULE_BY_PROPERTY:
+                    continue  # the PIM lacks it: reported in `missing`
                 pim_attribute = self.attributes.get(source) or Attribute(source, "property")
                 rule = f.rule or default_rule(pim_attribute)
                 key = (source, rule.name, tuple(sorted(f.args.items())))

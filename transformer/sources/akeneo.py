@@ -50,8 +50,22 @@ class Connection:
         missing = [name for name in ENV_VARS if not values.get(name)]
         if missing:
             raise SourceError(f"no PIM connection: set {', '.join(missing)} (environment or .env)")
-        return cls(values["AKENEO_URL"].rstrip("/"), values["AKENEO_CLIENT_ID"], values["AKENEO_SECRET"],
+        return cls(pim_url(values["AKENEO_URL"]), values["AKENEO_CLIENT_ID"], values["AKENEO_SECRET"],
                    values["AKENEO_USERNAME"], values["AKENEO_PASSWORD"])
+
+
+def pim_url(value: str) -> str:
+    """The PIM's base URL from AKENEO_URL: a bare host gets https://, the API path and any trailing
+    slash are dropped (users paste what the Connections screen or the API docs show)."""
+    url = value.strip()
+    if "://" not in url:
+        url = f"https://{url}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise SourceError(f"AKENEO_URL must be the PIM's address, such as https://pim.example.com, not {value!r}")
+    path = parts.path.rstrip("/")
+    path = path[:-len(API.rstrip("/"))] if path.endswith(API.rstrip("/")) else path
+    return urlunsplit((parts.scheme, parts.netloc, path.rstrip("/"), "", ""))
 
 
 class AkeneoClient:
@@ -198,7 +212,7 @@ def _json(response: requests.Response, endpoint: str) -> dict:
 
 def _raise_for_status(response: requests.Response, endpoint: str) -> None:
     if response.status_code >= 400:
-        raise SourceError(f"{endpoint}: HTTP {response.status_code} {_message(response)}")
+        raise SourceError(f"{endpoint}: HTTP {response.status_code} {_message(response)}", status=response.status_code)
 
 
 def _message(response: requests.Response) -> str:

@@ -28,7 +28,7 @@ from ..errors import JobSkipped, SourceError
 from ..settings import Job, Source
 from ..store import Store, utc_now
 from .akeneo import AkeneoClient
-from .media import sync_binaries
+from .media import HOLDERS, KINDS, MEDIA_FILES, downloader, sync_binaries
 
 # Past this many families the `NOT IN` part would make URLs longer than servers accept.
 MAX_SPLIT_FAMILIES = 150
@@ -71,16 +71,20 @@ class _Read:
 
 def pull(client: AkeneoClient, store: Store, sources: tuple[Source, ...], *, since: str | None = None,
          downloads: tuple[Source, ...] | None = None, report: PullReport | None = None) -> PullReport:
-    """Sync the store with the declared sources, then download the binaries of `downloads` (default:
-    the sources that say `download`); `since` (UTC ISO 8601) makes product and model reads differential."""
+    """Sync the store with the declared sources, then download the binaries the items of `downloads`
+    reference (default: the sources that say `download`); `since` (UTC ISO 8601) makes product and
+    model reads differential."""
     report = report or PullReport()
+    downloads = tuple(s for s in sources if s.download) if downloads is None else tuple(downloads)
     wanted = _with_owners(sources)
     if client.concurrency > 1 and any(e.paging == "search_after" for e in wanted):
         wanted.setdefault(ENDPOINTS["families"], None)  # to split product reads by family
+    if any(HOLDERS.get(s.endpoint.name) is MEDIA_FILES for s in downloads) and not store.count("attributes"):
+        wanted.setdefault(ENDPOINTS["attributes"], None)  # their types say which values are media codes
     for depth in sorted({_depth(e) for e in wanted}):
         level = [(endpoint, source) for endpoint, source in wanted.items() if _depth(endpoint) == depth]
         _pull_level(client, store, level, since, report)
-    _download_all(client, store, [s for s in sources if s.download] if downloads is None else list(downloads), report)
+    _download_all(client, store, downloads, report)
     return report
 
 
@@ -268,17 +272,23 @@ def _write_page(store: Store, one: _Read, items: list, next_url: str | None, pul
 
 # -- media ------------------------------------------------------------------------------
 
-def _download_all(client: AkeneoClient, store: Store, sources: list[Source], report: PullReport) -> None:
-    """Download what the sources' items hold into the store's media folder (unchanged files skipped)."""
-    for source in sources:
-        fetched, unchanged, failures = sync_binaries(store, source.endpoint.name, client.download, client.concurrency)
+def _download_all(client: AkeneoClient, store: Store, sources: tuple[Source, ...], report: PullReport) -> None:
+    """Download what the sources' items reference into the store's media folder, each binary once
+    (unchanged files skipped). A failed file is one entry of `download_errors`; the pull fails only
+    when a source of that kind of binary says `download_errors: fail`."""
+    fatal: list[dict] = []
+    for kind in KINDS:
+        holders = [s for s in sources if HOLDERS.get(s.endpoint.name) is kind]
+        if not holders:
+            continue
+        fetched, unchanged, failures = sync_binaries(store, kind, [s.endpoint.name for s in holders],
+                                                     downloader(client.download), client.concurrency)
         report.downloaded += fetched
         report.unchanged += unchanged
         report.download_errors += failures
-    fail = [s for s in sources if s.download_errors == "fail"]
-    if report.download_errors and fail:
-        raise SourceError(f"{len(report.download_errors)} download(s) failed, first: "
-                          f"{report.download_errors[0]['code']}: {report.download_errors[0]['message']}")
+        fatal += failures if any(s.download_errors == "fail" for s in holders) else []
+    if fatal:
+        raise SourceError(f"{len(fatal)} download(s) failed, first: {fatal[0]['code']}: {fatal[0]['message']}")
 
 
 # What Community and Growth Editions lack (akeneo-api.md §4): these reads are left out, and jobs

@@ -4,8 +4,9 @@ The directory mirrors the API paths below /api/rest/v1: `products.json`,
 `attributes/color/options.json`, `families/shirts/variants.json`, ... Each file holds
 the items of that endpoint as a JSON array, a list page (`_embedded.items`), a single
 object, or JSON Lines (`.jsonl`, one item per line, for catalogs too big for one array).
-Binaries at their API paths (`media-files/<code>`, `asset-media-files/<code>`) are copied into the
-store's media folder; other files (a README) are left alone.
+Binaries sit in their folders at their codes (`media-files/<code>`, `asset-media-files/<code>`);
+those the items reference are copied into the store's media folder. Other files (a README) are left
+alone, and so is `media-files.json`, the PIM's media list: media are found through the items.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from typing import Iterator
 from ..endpoints import Endpoint, endpoint_for_path
 from ..errors import SourceError
 from ..store import Store
-from .media import DOWNLOADABLE, copier, sync_binaries
+from .media import KINDS, copier, sync_binaries
 
 BATCH = 1000
+BINARY_FOLDERS = frozenset({kind.folder for kind in KINDS} | {"reference-entities-media-files"})
+MEDIA_LIST = frozenset({"media-files.json", "media-files.jsonl"})  # read by earlier versions; not needed
 
 
 @dataclass
@@ -38,7 +41,8 @@ def load_snapshot(directory: Path, store: Store) -> Loaded:
     directory = Path(directory)
     if not directory.is_dir():
         raise SourceError(f"snapshot directory not found: {directory}")
-    files = sorted(p for p in directory.rglob("*") if p.suffix in (".json", ".jsonl") and p.is_file())
+    files = sorted(p for p in directory.rglob("*") if p.suffix in (".json", ".jsonl") and p.is_file()
+                   and _holds_items(p.relative_to(directory)))
     found = [(path, endpoint_for_path(path.relative_to(directory).with_suffix("").as_posix())) for path in files]
     unknown = [str(path.relative_to(directory)) for path, match in found if match is None]
     if unknown:
@@ -60,13 +64,18 @@ def load_snapshot(directory: Path, store: Store) -> Loaded:
         if stored < count:
             result.warnings.append(f"{kind}: {count - stored} item(s) repeat the code of another; the last one is kept")
             result.items[kind] = stored
-    for endpoint in DOWNLOADABLE:
-        if endpoint in result.items:
-            _, _, missing = sync_binaries(store, endpoint, copier(directory))
+    for kind in KINDS:
+        if any(holder in result.items for holder in kind.holders):
+            _, _, missing = sync_binaries(store, kind, kind.holders, copier(directory))
             if missing:
-                result.warnings.append(f"{endpoint}: {len(missing)} binaries are not in the snapshot, "
+                result.warnings.append(f"{kind.name}: {len(missing)} binaries are not in the snapshot, "
                                        f"first: {missing[0]['code']}")
     return result
+
+
+def _holds_items(relative: Path) -> bool:
+    """Whether a JSON file of the snapshot holds items (not a binary, nor the media list)."""
+    return relative.parts[0] not in BINARY_FOLDERS and relative.as_posix() not in MEDIA_LIST
 
 
 def _batches(items: Iterator[dict]) -> Iterator[list[dict]]:
