@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 from lxml import etree
 
@@ -264,6 +265,7 @@ def _apply(edit: tuple[str, int], products: dict, models: dict, videos: dict, ca
         del models[sub]
 
 
+@pytest.mark.xsd  # the SFCC simulator merges in XSD order
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(days=st.lists(st.lists(_edits(), min_size=1, max_size=3), min_size=1, max_size=3))
 @example(days=[[("delete_model", 1)], [("delete", 427)]])  # a variant goes: its master's images change

@@ -17,13 +17,13 @@ from transformer import xsd
 from transformer.cli import main
 from transformer.errors import TransformerError
 
-from conftest import ROOT, SCHEMAS
+from conftest import ROOT, SCHEMAS, without_xsd_notes
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return code, captured.out, without_xsd_notes(captured.err)
 
 
 def cli(*argv: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:

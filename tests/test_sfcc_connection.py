@@ -90,6 +90,7 @@ def test_a_refused_client_is_permanent_and_its_secret_shows_nowhere(built: Path,
     assert json.loads(done.stdout)["status"] == "failed"
 
 
+@pytest.mark.xsd  # the fake instance imports the archive (XSD order)
 def test_webdav_with_a_business_manager_access_key(built: Path, tmp_path: Path) -> None:
     """SFCC_USERNAME + SFCC_PASSWORD: WebDAV takes the user's access key (Basic), the jobs API the client's token."""
     with FakeSfcc(tmp_path / "sfcc", webdav_user="merchandiser@example.com", webdav_password="k3y+/%") as fake:
