@@ -268,16 +268,20 @@ def test_next_links_are_rebased_on_the_configured_host(pim) -> None:
         f"{pim.url}/api/rest/v1/products?search_after=x"
 
 
-def test_an_interrupted_pull_resumes_at_the_page_it_stopped(tmp_path: Path) -> None:
+def test_an_interrupted_pull_resumes_at_the_page_it_stopped(tmp_path: Path, capsys) -> None:
     generate(demo_snapshot(), tmp_path / "snap", 500)
     with FakeAkeneo(tmp_path / "snap") as server, Store(tmp_path / "s.sqlite") as store:
         # Pages 1-2 come through, then the PIM fails longer than the retry policy lasts.
         server.fail(r"/products$", *[Slow(0)] * 2, *[ServerError(500)] * 4)
         with pytest.raises(SourceError, match="products: HTTP 500"):
             pull_job(server, store, concurrency=1)
-        assert store.count("products") == 200
+        assert store.count("products") == 200 and store.unfinished_pulls() == ["products"]
+        code = main(["run", "full-import-master", "--offline", "--store", str(tmp_path / "s.sqlite"), "--out",
+                     str(tmp_path / "out"), "--config", str(ROOT)])
+        assert code == 0 and "warning: the store's last pull of products did not finish" in capsys.readouterr().err
         server.requests.clear()
         pull_job(server, store, concurrency=1)
+        assert store.unfinished_pulls() == []
         first = data_requests(server, "products")[0]
         assert "search_after" in first.query  # resumed, not restarted
         assert len(data_requests(server, "products")) == 3

@@ -90,11 +90,11 @@ def test_output_state_moves_forward_only_with_a_committed_run(tmp_path: Path) ->
         store.fail_run("r2")
         store.begin_run("r3", "job")  # a run killed without a word: the next one forgets what it staged
         store.stage_output("r3", "catalog.xml", 11, "f3")
-        store.begin_run("r4", "job")
+        assert store.begin_run("r4", "job") == ["r3"]  # it says which runs it found left running
         store.commit_run("r4")
         assert store.output_state("catalog.xml") == (7, "f1") and store.assigned("cat", "p") == {"c"}
         statuses = [row[0] for row in store.db.execute("SELECT status FROM runs ORDER BY id")]
-        assert statuses == ["committed", "failed", "failed", "committed"]
+        assert statuses == ["committed", "failed", "interrupted", "committed"]
 
 
 def test_a_reread_changes_no_version_and_a_deletion_gets_one(tmp_path: Path) -> None:

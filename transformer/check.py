@@ -27,7 +27,11 @@ from .sources.akeneo import AkeneoClient, Connection
 from .store import Store
 
 OK, WARN, FAILED = "ok", "warning", "FAILED"
-QUICK = RetryPolicy(attempts=2, cap=5.0, budget=10.0)  # a check answers in seconds, a run may wait minutes
+
+
+def quick() -> RetryPolicy:
+    """A check answers in seconds; a run may wait minutes."""
+    return RetryPolicy(attempts=2, cap=5.0, budget=10.0)
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ def _schemas(options: Options, config: Config | None) -> tuple[Line, None]:
 
 
 def _pim(options: Options, config: Config | None) -> tuple[list[Line], None]:
-    client = AkeneoClient(Connection.from_env(dotenv=options.config / ".env"), concurrency=1, retry=QUICK)
+    client = AkeneoClient(Connection.from_env(dotenv=options.config / ".env"), concurrency=1, retry=quick())
     where = client.connection.url
     try:
         info = client.get_json("system-information")
@@ -176,7 +180,7 @@ def _sfcc(folder: Path) -> tuple[Line, None]:
             return Line("SFCC", WARN, "not configured: only `--deliver` and `deliver` need it "
                                       "(README: Delivering to SFCC)"), None
         raise exc
-    AccountManager(connection, requests.Session(), QUICK).token()
+    AccountManager(connection, requests.Session(), quick()).token()
     return Line("SFCC", OK, f"{connection.server}: Account Manager accepted client {connection.client_id}"), None
 
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+import shutil
+import signal
 import sys
 import tempfile
+import threading
+import time
 import traceback
+from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 
@@ -20,7 +27,8 @@ from .deliver.parts import MiB
 from .discover import discover, fit_config, format_facts
 from .engines import ENGINES
 from .engines.read import attributes_from
-from .errors import ConfigError, StoreError, TransformerError
+from .errors import ConfigError, StoreError, Terminated, TransformerError
+from .http import RetryPolicy
 from .pipeline import run_jobs
 from .report import RunReport
 from .rules import DEFAULT_RULE_BY_TYPE, RULES
@@ -28,13 +36,14 @@ from .scaffold import init
 from .sources.akeneo import AkeneoClient, Connection
 from .sources.pull import JobPuller
 from .sources.snapshot import load_snapshot
-from .store import Store
+from .status import status_lines
+from .store import Store, StoreLock
 from .synth import generate
 
 DEFAULT_STORE = ".akeneo-sfcc/store.sqlite"
 # Exit codes (README): 0 success, 1 permanent failure, 2 usage (argparse), 3 problems under --strict,
-# 75 retryable (network or 5xx after retries, a lock held, an import still running at --timeout), 130 interrupted.
-EXIT_FAILURE, EXIT_STRICT, EXIT_RETRYABLE, EXIT_INTERRUPTED = 1, 3, 75, 130
+# 75 retryable (network or 5xx after retries, a lock held, an import still running at --timeout), 130 Ctrl-C, 143 SIGTERM.
+EXIT_FAILURE, EXIT_STRICT, EXIT_RETRYABLE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 3, 75, 130, 143
 CONFIG_OPTION = {"type": Path, "default": Path("."), "help": "the config folder (default: .)"}
 STORE_OPTION = {"type": Path, "help": f"the store file (default: {DEFAULT_STORE} in the config folder)"}
 
@@ -73,9 +82,11 @@ def parser() -> argparse.ArgumentParser:
                       help="fit the mappings to the PIM (AKENEO_* variables, or a .env in DIR): channel, locales, "
                            "currencies, trees, system attributes")
     initializing.add_argument("--channel", help="with --from-pim: the PIM channel to export (default: the PIM's first)")
+    pim_options(initializing)
 
     discovering = command("discover", "print the PIM's channels, locales, currencies, trees, families and attributes")
     discovering.add_argument("--config", **CONFIG_OPTION)
+    pim_options(discovering)
 
     checking = command("check", "check config, XSDs, PIM, store, output folder and SFCC: each OK or the fix; writes nothing")
     checking.add_argument("--config", **CONFIG_OPTION)
@@ -101,6 +112,8 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument("--snapshot", type=Path, help="load this snapshot folder into a fresh store first (no pull)")
     run.add_argument("--out", type=Path, default=Path("out"), help="where each run writes its folder out/<run id>/; out/latest names the last one (default: out)")
     run.add_argument("--config", **CONFIG_OPTION)
+    pim_options(run)
+    run.add_argument("--wait", action="store_true", help="wait for another command using the store to end")
     run.add_argument("--strict", action="store_true",
                      help="exit 3 when a record had errors, a download failed, the mapping names attributes the PIM "
                           "lacks or SFCC reported data errors")
@@ -118,6 +131,7 @@ def parser() -> argparse.ArgumentParser:
     deliver.add_argument("--out", type=Path, default=Path("out"), help="where the runs are (default: out)")
     deliver.add_argument("--store", type=Path, help=f"the store whose run state moves once imported (default: {DEFAULT_STORE})")
     deliver.add_argument("--config", **CONFIG_OPTION)
+    deliver.add_argument("--wait", action="store_true", help="wait for another command using the store to end")
     deliver.add_argument("--strict", action="store_true", help="exit 3 when SFCC reported data errors")
     deliver.add_argument("--print-bm-config", action="store_true",
                          help="print the OCAPI and WebDAV permissions to paste into Business Manager, and exit")
@@ -129,22 +143,39 @@ def parser() -> argparse.ArgumentParser:
                       help="pull what these jobs read (default: every job)")
     pull.add_argument("--store", **STORE_OPTION)
     pull.add_argument("--config", **CONFIG_OPTION)
+    pim_options(pull)
+    pull.add_argument("--wait", action="store_true", help="wait for another command using the store to end")
     pull.add_argument("--concurrency", type=positive, default=4, help="connections to the PIM (default: 4)")
 
     load = command("load", "load a snapshot folder (Akeneo API JSON) into the store")
     load.add_argument("snapshot", type=Path)
     load.add_argument("--store", **STORE_OPTION)
     load.add_argument("--config", **CONFIG_OPTION)
+    load.add_argument("--wait", action="store_true", help="wait for another command using the store to end")
 
     synth = command("synth", "write a deterministic synthetic snapshot of N products (demo attribute mix)")
     synth.add_argument("--products", type=positive, required=True, metavar="N")
     synth.add_argument("--out", type=Path, required=True, help="snapshot folder to write (new or empty)")
     synth.add_argument("--seed", type=int, default=7)
 
+    showing = command("status", "what the store holds, where each output stands, the last runs and stuck ones")
+    showing.add_argument("--store", **STORE_OPTION)
+    showing.add_argument("--config", **CONFIG_OPTION)
+    showing.add_argument("--runs", type=positive, default=10, help="how many of the last runs to list (default: 10)")
+
     command("rules", "list the mapping rules")
     jobs = command("jobs", "list the declared jobs and chains")
     jobs.add_argument("--config", **CONFIG_OPTION)
     return main
+
+
+def pim_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--retry-budget", type=float, default=RetryPolicy.budget, metavar="SECONDS",
+                         help="the most the command spends on failed PIM requests and waits between tries, over all "
+                              "its connections (default: 300)")
+    command.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
+                         help="no PIM request, nor retry, after this long: a PIM that never answers ends the command "
+                              "here (default: none)")
 
 
 def xsd_options(command: argparse.ArgumentParser) -> None:
@@ -169,12 +200,46 @@ def delivery_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
 
 
+def console() -> None:
+    """The `akeneo-sfcc` script. After an interrupt, the process ends at once: a thread still
+    waiting on a PIM that does not answer must not hold it (its work is abandoned, nothing is half-written)."""
+    code = main()
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+class _Stderr(logging.Handler):
+    """Lines for people on whatever stderr is at the time (tests swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)
+
+
+def say_retries() -> None:
+    """Every retry is one line on stderr (`products: HTTP 503, retrying in 4 s (attempt 2/6)`)."""
+    logger = logging.getLogger("akeneo_sfcc")
+    if not any(isinstance(h, _Stderr) for h in logger.handlers):
+        logger.addHandler(_Stderr())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
     if args.command is None:
         parser().print_help()
         return 0
+    say_retries()
+    in_main_thread = threading.current_thread() is threading.main_thread()  # signals go to the main thread only
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None  # stop as for Ctrl-C
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
@@ -198,9 +263,12 @@ def main(argv: list[str] | None = None) -> int:
         where = f"templates/{exc.name}:{exc.lineno}: " if getattr(exc, "lineno", None) else ""
         print(f"error: {where}template: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted: nothing was half-written; run again to redo the job", file=sys.stderr)
-        return _failed(args, EXIT_INTERRUPTED, "interrupted")
+    except KeyboardInterrupt as exc:
+        if in_main_thread:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        code, name = (EXIT_TERMINATED, "SIGTERM") if isinstance(exc, Terminated) else (EXIT_INTERRUPTED, "Ctrl-C")
+        print(f"interrupted ({name}): nothing was half-written; run again to redo the job", file=sys.stderr)
+        return _failed(args, code, "interrupted")
     except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on request
         if args.debug:
             traceback.print_exc()
@@ -208,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         xsd.use(None)  # a command's choice of XSDs ends with it (main() also runs in-process, in tests)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def use_schemas(args, config) -> xsd.Schemas:
@@ -278,7 +349,8 @@ def cmd_run(args) -> int:
     puller = None if local or args.offline else JobPuller(client(args))
     connection = SfccConnection.from_env(folder=args.config) if args.deliver else None  # before any work
     delivery = None
-    with tempfile.TemporaryDirectory(prefix="akeneo-sfcc-") as scratch:
+    sweep_scratch()
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH}{os.getpid()}-") as scratch, ExitStack() as held:
         if local:
             store_path = Path(scratch, "store.sqlite")
         else:
@@ -286,7 +358,12 @@ def cmd_run(args) -> int:
             if args.offline and not store_path.is_file():
                 raise TransformerError(f"no store at {store_path}: fill one with `akeneo-sfcc pull` or "
                                        "`akeneo-sfcc load SNAPSHOT`, or run with --demo or --snapshot")
+            held.enter_context(StoreLock(store_path, f"run {args.name}", args.wait))
         with Store(store_path) as store:
+            if args.offline and (unfinished := store.unfinished_pulls()):
+                say(args, f"warning: the store's last pull of {', '.join(unfinished)} did not finish: this run "
+                          "writes what the store holds, which may be part of the PIM; `akeneo-sfcc pull` completes it",
+                    error=True)
             if local:
                 for warning in load_snapshot(demo_snapshot() if args.demo else args.snapshot, store).warnings:
                     say(args, f"warning: {warning}", error=True)
@@ -302,6 +379,27 @@ def cmd_run(args) -> int:
         say(args, f"delivered in {delivery.seconds:.1f}s through {delivery.api}: {len(delivery.parts)} part(s)"
             + (f", {delivery.dataerrors} SFCC data error(s), see {folder / 'delivery.json'}" if delivery.dataerrors else ""))
     return finish(args, problems, folder, reports, delivery)
+
+
+SCRATCH = "akeneo-sfcc-"  # the scratch folders of --demo and --snapshot runs: akeneo-sfcc-<pid>-...
+
+
+def sweep_scratch() -> None:
+    """Remove the scratch folders of runs that were killed (their process is gone)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH}*-*"):
+        pid = folder.name[len(SCRATCH):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def summarize(args, reports: list[RunReport], folder: Path) -> int:
@@ -377,7 +475,7 @@ def cmd_deliver(args) -> int:
                               lambda line: say(args, f"deliver: {line}"))
     store_path = args.store or args.config / DEFAULT_STORE
     if target.is_dir() and store_path.is_file():
-        with Store(store_path) as store:
+        with StoreLock(store_path, f"deliver {target}", args.wait), Store(store_path) as store:
             status = store.run_status(delivery.run)
             if status == "built":
                 store.commit_run(delivery.run)  # imported: the run's state moves now
@@ -391,15 +489,20 @@ def cmd_deliver(args) -> int:
 
 
 def client(args, dotenv: Path | None = None) -> AkeneoClient:
+    """The command's PIM client: one token, one retry budget and one deadline for all its connections."""
+    deadline = getattr(args, "deadline", None)
+    policy = RetryPolicy(budget=getattr(args, "retry_budget", RetryPolicy.budget),
+                         deadline=time.monotonic() + deadline if deadline else None)
     return AkeneoClient(Connection.from_env(dotenv=dotenv or args.config / ".env"),
-                        concurrency=getattr(args, "concurrency", 4))
+                        concurrency=getattr(args, "concurrency", 4), retry=policy)
 
 
 def cmd_pull(args) -> int:
     config = load_config(args.config)
     job_ids = config.resolve(args.name) if args.name else tuple(config.jobs)
     puller = JobPuller(client(args))
-    with Store(args.store or args.config / DEFAULT_STORE) as store:
+    store_path = args.store or args.config / DEFAULT_STORE
+    with StoreLock(store_path, f"pull {args.name or ''}".strip(), args.wait), Store(store_path) as store:
         for job_id in job_ids:
             job = config.jobs[job_id]
             pulled = puller(job, store)
@@ -412,7 +515,7 @@ def cmd_pull(args) -> int:
 
 def cmd_load(args) -> int:
     store_path = args.store or args.config / DEFAULT_STORE
-    with Store(store_path) as store:
+    with StoreLock(store_path, f"load {args.snapshot}", args.wait), Store(store_path) as store:
         loaded = load_snapshot(args.snapshot, store)
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -425,6 +528,12 @@ def cmd_synth(args) -> int:
         raise TransformerError(f"{args.out} is not empty: synth writes a new snapshot into a new or empty folder")
     counts = generate(demo_snapshot(), args.out, args.products, args.seed)
     print(f"{args.out}: {counts['products']} products ({counts['variants']} variants), {counts['product-models']} product models")
+    return 0
+
+
+def cmd_status(args) -> int:
+    for line in status_lines(args.store or args.config / DEFAULT_STORE, args.runs):
+        print(line)
     return 0
 
 
@@ -452,8 +561,8 @@ def cmd_jobs(args) -> int:
     return 0
 
 
-COMMANDS = {"init": cmd_init, "discover": cmd_discover, "check": cmd_check, "validate": cmd_validate, "run": cmd_run, "deliver": cmd_deliver, "pull": cmd_pull, "load": cmd_load,
+COMMANDS = {"status": cmd_status, "init": cmd_init, "discover": cmd_discover, "check": cmd_check, "validate": cmd_validate, "run": cmd_run, "deliver": cmd_deliver, "pull": cmd_pull, "load": cmd_load,
             "synth": cmd_synth, "rules": cmd_rules, "jobs": cmd_jobs}
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -32,6 +32,13 @@ class RecordError:
         return entry | ({"mapping": str(self.origin)} if self.origin else {})
 
 
+def redact(text: str, secrets: list[str]) -> str:
+    """`text` with every secret (longest first, so that none hides inside another) replaced by ***."""
+    for secret in sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
 class TransformerError(Exception):
     """Base of every error the CLI reports as one clear line. `retryable`: the other side did not
     answer well enough (network, 5xx after retries, a lock held); trying later may work (exit 75)."""
@@ -91,3 +98,7 @@ def hint(name: str, candidates) -> str:
     """` (did you mean 'x'?)` for a near miss, else ''."""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI cancel, Kubernetes): the command stops as for Ctrl-C, and exits 143."""

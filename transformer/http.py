@@ -7,33 +7,58 @@ malformed bodies, and bound the total time spent waiting, whatever the number of
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
 import requests
 
 from .errors import TransformerError
 
+log = logging.getLogger("akeneo_sfcc")
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 T = TypeVar("T")
+
+
+class Spending:
+    """The seconds a command has spent on failed attempts and on the pauses between them, summed
+    over all its threads and requests: one budget per command, not per connection."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, seconds: float) -> float:
+        with self._lock:
+            self.seconds += seconds
+            return self.seconds
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     """How hard to try: `attempts` tries per request, waits doubling from `base` up to `cap`
-    seconds (with jitter, or as the server's Retry-After says), `budget` seconds of waiting in all."""
+    seconds (with jitter, or as the server's Retry-After says); at most `budget` seconds spent on
+    failed attempts and waits by the whole command (one policy per command), and no retry after
+    `deadline` (a `time.monotonic()` value)."""
 
     attempts: int = 6
     base: float = 1.0
     cap: float = 30.0
     budget: float = 300.0
+    deadline: float | None = None
+    spending: Spending = field(default_factory=Spending, compare=False, repr=False)
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return retry_after
         return min(self.cap, self.base * 2 ** attempt) * random.uniform(0.5, 1.0)
+
+    def allows(self, pause: float, spent: float) -> bool:
+        """Whether one more wait of `pause` seconds fits the command's budget and deadline."""
+        return spent + pause <= self.budget and (self.deadline is None or time.monotonic() + pause <= self.deadline)
 
 
 class Retryable(Exception):
@@ -46,19 +71,26 @@ class Retryable(Exception):
 
 def with_retries(policy: RetryPolicy, where: str, attempt: Callable[[], T], error: type[TransformerError],
                  sleep: Callable[[float], None] = time.sleep) -> T:
-    """`attempt()` until it stops raising Retryable; then `error` (retryable: trying later may work)."""
-    waited = 0.0
+    """`attempt()` until it stops raising Retryable, each retry said on stderr (the `akeneo_sfcc`
+    logger); then `error` (retryable: trying later may work) with the real time it took."""
+    started = time.monotonic()
     for number in range(policy.attempts):
+        began = time.monotonic()
         try:
             return attempt()
         except Retryable as failure:
             last = failure
             pause = policy.delay(number, failure.retry_after)
-            if number + 1 == policy.attempts or waited + pause > policy.budget:
+            spent = policy.spending.add(time.monotonic() - began)
+            if number + 1 == policy.attempts or not policy.allows(pause, spent):
                 break
+            log.warning("%s: %s, retrying in %.0f s (attempt %d/%d)", where, failure.reason, pause, number + 2,
+                        policy.attempts)
+            policy.spending.add(pause)
             sleep(pause)
-            waited += pause
-    raise error(f"{where}: {last.reason}; gave up after {number + 1} tries and {waited:.0f}s of waiting", retryable=True)
+    limit = "" if number + 1 == policy.attempts else " (the command's retry budget or deadline is spent)"
+    raise error(f"{where}: {last.reason}; gave up after {number + 1} tries in {time.monotonic() - started:.0f}s{limit}",
+                retryable=True)
 
 
 def request(session: requests.Session, method: str, url: str, timeout: tuple[float, float], **kwargs) -> requests.Response:
@@ -69,6 +101,8 @@ def request(session: requests.Session, method: str, url: str, timeout: tuple[flo
         raise Retryable(f"no answer within {timeout[1]:.0f}s") from None
     except requests.ConnectionError as exc:
         raise Retryable(f"connection failed ({cause(exc)})") from None
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+        raise Retryable("the answer was cut short (fewer bytes than announced)") from None
     if response.status_code in RETRY_STATUSES:
         response.close()
         raise Retryable(f"HTTP {response.status_code}", retry_after(response))

@@ -7,6 +7,7 @@ chunks are in flight, so a catalog of any size never piles up in memory.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections import deque
 from itertools import islice
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -22,10 +23,18 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
+def _start_worker(initializer: Callable[..., None], initargs: tuple) -> None:
+    """Ctrl-C reaches the whole process group: workers leave it to the parent, which stops them
+    (leaving the pool terminates them), so an interrupt ends with one line, not a traceback per worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a fork inherits the parent's handler
+    initializer(*initargs)
+
+
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int,
                 initializer: Callable[..., None], initargs: tuple, window_per_worker: int = 4) -> Iterator[R]:
     """`map(fn, items)` on `workers` processes, each set up by `initializer(*initargs)`."""
-    with multiprocessing.get_context().Pool(workers, initializer, initargs) as pool:
+    with multiprocessing.get_context().Pool(workers, _start_worker, (initializer, initargs)) as pool:
         pending: deque = deque()
         for item in items:
             pending.append(pool.apply_async(fn, (item,)))

@@ -45,7 +45,9 @@ def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | 
     run_id = new_run_id()
     folder = out / run_id
     folder.mkdir(parents=True)
-    store.begin_run(run_id, name)
+    for stale in store.begin_run(run_id, name):  # killed: its half-written files are debris
+        for debris in (out / stale).rglob(".*.tmp"):
+            debris.unlink(missing_ok=True)
     reports = []
     try:
         for job_id in job_ids:
@@ -53,8 +55,8 @@ def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | 
         if (folder / "site-import").is_dir():
             zip_archive(folder / "site-import", folder / f"{run_id}.zip")
         (store.commit_run if commit else store.build_run)(run_id)
-    except BaseException:
-        store.fail_run(run_id)
+    except BaseException as exc:
+        store.fail_run(run_id, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
         raise
     finally:
         point_latest(out, folder)
@@ -80,8 +82,9 @@ def _run_job(config: Config, job: Job, store: Store, folder: Path, workers: int,
     except JobSkipped as skipped:  # the rest of a chain still runs
         report.status = "skipped"
         report.warnings.append(str(skipped))
-    except BaseException:
-        report.status = "failed"
+    except BaseException as exc:
+        report.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        report.reason = str(exc) or type(exc).__name__
         raise
     finally:
         report.timings["total"] = perf_counter() - started

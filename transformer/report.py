@@ -24,6 +24,7 @@ class RunReport:
     started: str = field(default_factory=utc_now)
     finished: str | None = None
     status: str = "running"
+    reason: str | None = None  # why the job failed or was interrupted
     counts: Counter = field(default_factory=Counter)
     errors: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -37,6 +38,7 @@ class RunReport:
         return {
             "run": self.run, "job": self.job, "title": self.title, "engine": self.engine, "mode": self.mode,
             "delta_from": self.delta_from, "status": self.status,
+            **({"reason": self.reason} if self.reason else {}),
             "started": self.started, "finished": self.finished,
             "counts": dict(sorted(self.counts.items())),
             **({"pull": self.pull} if self.pull is not None else {}),

@@ -7,9 +7,14 @@ catalog of any size is never held in memory.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import math
+import os
+import re
 import sqlite3
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -143,13 +148,84 @@ CREATE TABLE IF NOT EXISTS runs (
     name     TEXT NOT NULL,
     started  TEXT NOT NULL,
     finished TEXT,
-    status   TEXT NOT NULL  -- running | built (archive complete, awaiting delivery) | committed | failed | superseded
+    status   TEXT NOT NULL  -- running | built (archive complete, awaiting delivery) | committed | failed | interrupted | superseded
 );
 """
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _stored_json(item: dict) -> str:
+    """The item as the store keeps it: what SQLite can hold and its JSON functions read. A lone
+    surrogate (a broken UTF-16 text) becomes U+FFFD; NaN and infinities, which JSON lacks, null."""
+    try:
+        data = json.dumps(item, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        data = json.dumps(_finite(item), ensure_ascii=False, separators=(",", ":"))
+    return _LONE_SURROGATE.sub("\ufffd", data)
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+class StoreLock:
+    """One command at a time per store: an exclusive `flock` on `<store>.lock`, which the system
+    releases however the holder ends (a killed process's lock is free at once: no stale lock). The
+    file says who holds it, for the message a second command gives."""
+
+    def __init__(self, store_path: Path, command: str, wait: bool = False):
+        self.path = Path(f"{store_path}.lock")
+        self.command, self.wait = command, wait
+        self.handle = None
+
+    def __enter__(self) -> "StoreLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "another command"
+            self.handle.close()
+            raise StoreError(f"store {self.path.with_suffix('')} is in use by {holder}: try again when it ends, "
+                             "or pass --wait", retryable=True) from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(f"`{self.command}` (pid {os.getpid()}, since {utc_now()})")
+        self.handle.flush()
+        return self
+
+    @staticmethod
+    def held(store_path: Path) -> bool:
+        """Whether a command holds the store now (without waiting, without taking it)."""
+        path = Path(f"{store_path}.lock")
+        if not path.is_file():
+            return False
+        with open(path, "a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+
+    def __exit__(self, *exc) -> None:
+        self.handle.seek(0)
+        self.handle.truncate()
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
 
 
 class Store:
@@ -158,6 +234,7 @@ class Store:
     def __init__(self, path: Path, read_only: bool = False):
         """`read_only`: look without changing anything (the file must exist, in this format)."""
         self.path = Path(path)
+        self._depth = 0  # nested transactions
         if read_only:
             return self._open_read_only()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -188,6 +265,23 @@ class Store:
             raise StoreError(f"store {self.path} was written by another version of akeneo-sfcc (format {version}, "
                              f"this one reads {FORMAT}): delete it and pull again")
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction: nested ones join the outermost, which commits (or rolls back) them all."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
+        try:
+            with self.db:
+                yield
+        finally:
+            self._depth = 0
+
     def __enter__(self) -> "Store":
         return self
 
@@ -208,7 +302,7 @@ class Store:
 
     def put_many(self, kind: str, items: Iterable[tuple[str, str, dict]], pulled: int | None = None) -> int:
         """Insert or replace `(parent, code, item)` rows of one kind in one transaction."""
-        with self.db:
+        with self.transaction():
             return self._put(kind, items, pulled)
 
     def _put(self, kind: str, items: Iterable[tuple[str, str, dict]], pulled: int | None) -> int:
@@ -217,8 +311,10 @@ class Store:
         collections = self._asset_collections() if kind in REFERRING else None
         for parent, code, item in items:
             item = {k: v for k, v in item.items() if k != "_links"}  # links change with paging, not with the item
-            data = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-            rows.append((kind, parent, code, item.get("updated"), data, pulled,
+            data = _stored_json(item)
+            updated = item.get("updated") if isinstance(item.get("updated"), str) else None
+            code, parent, updated = (_LONE_SURROGATE.sub("\ufffd", t) if t else t for t in (code, parent, updated))
+            rows.append((kind, parent, code, updated, data, pulled,
                          hashlib.sha1(data.encode()).hexdigest(), version, version))
             if collections is not None:
                 refs += [(kind, code, *ref) for ref in references(item, collections)]
@@ -245,7 +341,7 @@ class Store:
     def put_page(self, kind: str, items: Iterable[tuple[str, str, dict]], pulled: int, stream: str,
                  next_url: str | None) -> int:
         """Store one page and where the read goes next, together: a killed pull resumes after it."""
-        with self.db:
+        with self.transaction():
             count = self._put(kind, items, pulled)
             self._cursor(kind, pulled, stream, next_url)
         return count
@@ -255,7 +351,7 @@ class Store:
         """Mark the (parent, code, updated) that an identifier-only read saw as seen by read `pulled`,
         without touching their content; returns the (parent, code) it saw that the store lacks or
         holds with another `updated` (to be read again in full)."""
-        with self.db:
+        with self.transaction():
             stored = {}
             for parent in {parent for parent, _, _ in seen}:  # by parent: the primary key serves
                 stored |= {(parent, code): updated for code, updated in self.db.execute(
@@ -285,7 +381,7 @@ class Store:
         """After a complete read of `kind`: drop the items it did not see (gone from the PIM),
         remembering them under a new version, so the next runs of every output write their deletion."""
         unseen = "FROM entities WHERE kind = ? AND (pulled IS NULL OR pulled <> ?)"
-        with self.db:
+        with self.transaction():
             if not self.db.execute(f"SELECT 1 {unseen} LIMIT 1", (kind, pulled)).fetchone():
                 return 0
             version = self._next_version()
@@ -376,8 +472,12 @@ class Store:
         return self.db.execute("SELECT COUNT(*) FROM entities WHERE kind = ? AND pulled = ?", (kind, pulled)).fetchone()[0]
 
     def forget_cursors(self, kind: str) -> None:
-        with self.db:
+        with self.transaction():
             self.db.execute("DELETE FROM cursors WHERE kind = ?", (kind,))
+
+    def unfinished_pulls(self) -> list[str]:
+        """The kinds whose last pull stopped part-way (the next pull resumes it)."""
+        return [row[0] for row in self.db.execute("SELECT DISTINCT kind FROM cursors ORDER BY kind")]
 
     def interrupted_pull(self, kind: str) -> int | None:
         """The pull of `kind` that was interrupted (its cursors remain), to resume under the same number."""
@@ -400,7 +500,7 @@ class Store:
         return (row[0], row[1]) if row else None
 
     def put_media(self, source: str, code: str, path: str, sha256: str, size: int) -> None:
-        with self.db:
+        with self.transaction():
             known = self.db.execute("SELECT path, sha256 FROM media WHERE source = ? AND code = ?",
                                     (source, code)).fetchone()
             if known != (path, sha256):
@@ -409,7 +509,7 @@ class Store:
 
     def prune_media(self, source: str, keep: set[str]) -> list[str]:
         """Forget the binaries of `source` whose code is not in `keep`; returns their paths."""
-        with self.db:
+        with self.transaction():
             gone = [(code, path) for code, path in self.db.execute("SELECT code, path FROM media WHERE source = ?",
                                                                     (source,)) if code not in keep]
             self.db.executemany("DELETE FROM media WHERE source = ? AND code = ?", [(source, c) for c, _ in gone])
@@ -488,7 +588,7 @@ class Store:
 
     def stage_assignments(self, run: str, rows: list[tuple[str, str, str | None]]) -> None:
         """(catalog, product, category or None) written by run `run`, kept apart until it is committed."""
-        with self.db:
+        with self.transaction():
             self.db.executemany("INSERT INTO pending_assignments (run, catalog, product, category) VALUES (?, ?, ?, ?)",
                                 [(run, *row) for row in rows])
 
@@ -496,7 +596,7 @@ class Store:
 
     def save_refinements(self, catalog: str, fragments: dict[str, str]) -> None:
         """Replace the saved `<refinement-definitions>` of a catalog, by category."""
-        with self.db:
+        with self.transaction():
             self.db.execute("DELETE FROM refinements WHERE catalog = ?", (catalog,))
             self.db.executemany("INSERT INTO refinements (catalog, category, xml) VALUES (?, ?, ?)",
                                 [(catalog, category, xml) for category, xml in fragments.items()])
@@ -512,24 +612,27 @@ class Store:
         return (row[0], row[1]) if row else None
 
     def stage_output(self, run: str, output: str, version: int, fingerprint: str) -> None:
-        with self.db:
+        with self.transaction():
             self.db.execute("INSERT INTO pending_outputs (run, output, version, fingerprint) VALUES (?, ?, ?, ?)",
                             (run, output, version, fingerprint))
 
-    def begin_run(self, run: str, name: str) -> None:
+    def begin_run(self, run: str, name: str) -> list[str]:
         """Record a run. What earlier runs that never finished staged is forgotten, and so is what
-        built runs still awaiting delivery staged: this run writes their delta again."""
-        with self.db:
-            for status, becomes in (("running", "failed"), ("built", "superseded")):
+        built runs still awaiting delivery staged: this run writes their delta again. Returns the runs
+        left `running` (under the store's lock, only a process that died leaves one): now `interrupted`."""
+        with self.transaction():
+            stale = [row[0] for row in self.db.execute("SELECT id FROM runs WHERE status = 'running'")]
+            for status, becomes in (("running", "interrupted"), ("built", "superseded")):
                 earlier = f"(SELECT id FROM runs WHERE status = '{status}')"
                 self.db.execute(f"DELETE FROM pending_outputs WHERE run IN {earlier}")
                 self.db.execute(f"DELETE FROM pending_assignments WHERE run IN {earlier}")
                 self.db.execute(f"UPDATE runs SET status = '{becomes}' WHERE id IN {earlier}")
             self.db.execute("INSERT INTO runs (id, name, started, status) VALUES (?, ?, ?, 'running')", (run, name, utc_now()))
+        return stale
 
     def build_run(self, run: str) -> None:
         """The run's archive is complete but not delivered yet: what it staged waits for `commit_run`."""
-        with self.db:
+        with self.transaction():
             self.db.execute("UPDATE runs SET status = 'built' WHERE id = ? AND status = 'running'", (run,))
 
     def commit_run(self, run: str) -> None:
@@ -538,7 +641,7 @@ class Store:
         status = self.run_status(run)
         if status not in ("running", "built"):
             raise StoreError(f"run {run} is {status or 'unknown to this store'}: its state cannot be committed")
-        with self.db:
+        with self.transaction():
             self.db.execute("INSERT OR REPLACE INTO outputs (output, version, fingerprint, run) SELECT output, version,"
                             " fingerprint, run FROM pending_outputs WHERE run = ?", (run,))
             self.db.execute("DELETE FROM assignments WHERE (catalog, product) IN"
@@ -547,15 +650,31 @@ class Store:
                             " category FROM pending_assignments WHERE run = ? AND category IS NOT NULL", (run,))
             self._end_run(run, "committed")
 
-    def fail_run(self, run: str) -> None:
-        """The run did not complete: nothing it staged counts."""
-        with self.db:
-            self._end_run(run, "failed")
+    def fail_run(self, run: str, status: str = "failed") -> None:
+        """The run did not complete (`failed`, or `interrupted` by a signal): nothing it staged counts."""
+        with self.transaction():
+            self._end_run(run, status)
 
     def _end_run(self, run: str, status: str) -> None:
         self.db.execute("DELETE FROM pending_outputs WHERE run = ?", (run,))
         self.db.execute("DELETE FROM pending_assignments WHERE run = ?", (run,))
         self.db.execute("UPDATE runs SET finished = ?, status = ? WHERE id = ?", (utc_now(), status, run))
+
+    def runs(self, limit: int) -> list[tuple[str, str, str, str | None]]:
+        """(id, name, status, finished) of the latest runs, newest first."""
+        return self.db.execute("SELECT id, name, status, finished FROM runs ORDER BY started DESC, id DESC LIMIT ?",
+                               (limit,)).fetchall()
+
+    def counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT kind, COUNT(*) FROM entities GROUP BY kind ORDER BY kind"))
+
+    def reads(self) -> list[tuple[str, str]]:
+        """(source, start of its last complete read), the latest first."""
+        return self.db.execute("SELECT source, started FROM reads ORDER BY started DESC").fetchall()
+
+    def outputs(self) -> list[tuple[str, int, str]]:
+        """(output, the store version it was last written up to, the run that wrote it)."""
+        return self.db.execute("SELECT output, version, run FROM outputs ORDER BY output").fetchall()
 
     def last_run(self) -> tuple[str, str, str, str | None] | None:
         """(id, name, status, finished) of the latest run started on this store."""
@@ -573,5 +692,5 @@ class Store:
         return row[0] if row else None
 
     def record_read(self, source: str, started: str) -> None:
-        with self.db:
+        with self.transaction():
             self.db.execute("INSERT OR REPLACE INTO reads (source, started) VALUES (?, ?)", (source, started))

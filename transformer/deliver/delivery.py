@@ -69,8 +69,9 @@ class DeliveryReport:
 class Delivery:
     """One instance, its clients, and the rule that delivers parts exactly once."""
 
-    def __init__(self, connection: SfccConnection, settings: DeliverySettings, retry: RetryPolicy = RetryPolicy(),
+    def __init__(self, connection: SfccConnection, settings: DeliverySettings, retry: RetryPolicy | None = None,
                  sleep: Callable[[float], None] = time.sleep):
+        retry = retry or RetryPolicy()
         self.settings, self.sleep = settings, sleep
         session = requests.Session()
         account_manager = AccountManager(connection, session, retry)

@@ -8,7 +8,9 @@ number of tries and a bounded total wait. Credentials and tokens never appear in
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 import threading
 import time
@@ -20,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..errors import SourceError
+from ..errors import SourceError, redact
 from ..http import RetryPolicy, Retryable, request, with_retries
 
 API = "/api/rest/v1/"
@@ -72,8 +74,10 @@ class AkeneoClient:
     """One connection to one PIM; safe to share between threads."""
 
     def __init__(self, connection: Connection, *, concurrency: int = 4, timeout: tuple[float, float] = (10.0, 60.0),
-                 retry: RetryPolicy = RetryPolicy(), sleep: Callable[[float], None] = time.sleep):
-        self.connection, self.concurrency, self.timeout, self.retry, self.sleep = connection, concurrency, timeout, retry, sleep
+                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep):
+        """`retry`: the command's policy (its budget is shared by everything the command sends)."""
+        self.connection, self.concurrency, self.timeout, self.sleep = connection, concurrency, timeout, sleep
+        self.retry = retry or RetryPolicy()
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=concurrency)
         self.session.mount("http://", adapter)
@@ -82,14 +86,22 @@ class AkeneoClient:
         self._access: str | None = None
         self._refresh: str | None = None
         self._renew_at = 0.0
+        self._failed: SourceError | None = None  # authentication gave up: so does every later request
 
     # -- authentication -----------------------------------------------------------------
 
     def _token(self, stale: str | None = None) -> str:
-        """A valid access token; renewed ahead of expiry, or when `stale` was refused."""
+        """A valid access token; renewed ahead of expiry, or when `stale` was refused. A failure is
+        the command's: the connections waiting for the token get it too, without asking again."""
         with self._lock:
+            if self._failed is not None:
+                raise self._failed
             if self._access is None or self._access == stale or time.monotonic() > self._renew_at:
-                self._authenticate()
+                try:
+                    self._authenticate()
+                except SourceError as exc:
+                    self._failed = exc
+                    raise
             return self._access
 
     def _authenticate(self) -> None:
@@ -165,7 +177,7 @@ class AkeneoClient:
                         for block in response.iter_content(1 << 16):
                             handle.write(block)
                             digest.update(block)
-                except (requests.ConnectionError, requests.Timeout) as exc:
+                except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
                     raise Retryable(f"download interrupted ({type(exc).__name__})") from None
             os.replace(temporary, target)
             return digest.hexdigest()
@@ -174,6 +186,14 @@ class AkeneoClient:
             return self._with_retries(endpoint, attempt)
         finally:
             temporary.unlink(missing_ok=True)
+
+    def _timeout(self) -> tuple[float, float]:
+        """The read timeout, never past the command's deadline (a PIM that never answers ends it there)."""
+        connect, read = self.timeout
+        if self.retry.deadline is None:
+            return connect, read
+        left = max(0.5, self.retry.deadline - time.monotonic())
+        return min(connect, left), min(read, left)
 
     def _with_retries(self, endpoint: str, attempt: Callable[[], object]) -> object:
         return with_retries(self.retry, endpoint, attempt, SourceError, self.sleep)
@@ -186,7 +206,7 @@ class AkeneoClient:
             token = self._token() if authenticated else None
             if token:
                 headers["Authorization"] = f"Bearer {token}"
-            response = request(self.session, method, url, self.timeout, headers=headers, **kwargs)
+            response = request(self.session, method, url, self._timeout(), headers=headers, **kwargs)
             if response.status_code == 401 and authenticated:
                 response.close()
                 self._token(stale=token)
@@ -224,4 +244,27 @@ def _message(response: requests.Response) -> str:
     if not isinstance(body, dict):
         return ""
     text = body.get("message") or body.get("error_description") or body.get("error") or ""
-    return str(text)[:300]
+    return redact(str(text), _sent_secrets(response.request))[:300]
+
+
+def _sent_secrets(sent: requests.PreparedRequest | None) -> list[str]:
+    """What the request carried that must never be printed, should the PIM echo it: the
+    Authorization header (and a Basic header's id and secret), the grant's password and tokens."""
+    if sent is None:
+        return []
+    found = []
+    kind, _, value = (sent.headers.get("Authorization") or "").partition(" ")
+    if value:
+        found.append(value)
+        if kind == "Basic":
+            try:
+                found += base64.b64decode(value).decode().split(":", 1)
+            except ValueError:
+                pass
+    try:
+        grant = json.loads(sent.body or b"{}")
+    except (ValueError, TypeError):
+        grant = {}
+    if isinstance(grant, dict):
+        found += [str(grant[k]) for k in ("password", "refresh_token", "username") if grant.get(k)]
+    return found

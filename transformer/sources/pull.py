@@ -235,23 +235,28 @@ def _run_reads(client: AkeneoClient, store: Store, reads: list[_Read], generatio
 
     failure: BaseException | None = None
     changed: list[tuple[Endpoint, str, str]] = []
-    with ThreadPoolExecutor(client.concurrency, thread_name_prefix="pull") as pool:
-        readers = [pool.submit(read, one) for one in reads]
-        try:
-            while True:
-                try:
-                    one, items, next_url = pages.get(timeout=0.1)
-                except queue.Empty:
-                    if all(r.done() for r in readers) and pages.empty():
-                        break
-                    continue
-                if isinstance(items, BaseException):
-                    failure = failure or items
-                    stop.set()
-                elif failure is None:
-                    changed += _write_page(store, one, items, next_url, generations[one.endpoint], report)
-        finally:
-            stop.set()  # also on Ctrl-C: readers stop at their next page
+    pool = ThreadPoolExecutor(client.concurrency, thread_name_prefix="pull")
+    readers = [pool.submit(read, one) for one in reads]
+    try:
+        while True:
+            try:
+                one, items, next_url = pages.get(timeout=0.1)
+            except queue.Empty:
+                if all(r.done() for r in readers) and pages.empty():
+                    break
+                continue
+            if isinstance(items, BaseException):
+                failure = failure or items
+                stop.set()
+            elif failure is None:
+                changed += _write_page(store, one, items, next_url, generations[one.endpoint], report)
+    except BaseException:
+        # Ctrl-C or SIGTERM: readers stop at their next page; one waiting on a silent PIM is left behind.
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    stop.set()
+    pool.shutdown()
     if failure is not None:
         raise failure if isinstance(failure, SourceError) else SourceError(f"pull failed: {failure!r}") from failure
     return sorted(set(changed), key=lambda found: (found[0].name, found[1], found[2]))
@@ -260,7 +265,7 @@ def _run_reads(client: AkeneoClient, store: Store, reads: list[_Read], generatio
 def _write_page(store: Store, one: _Read, items: list, next_url: str | None, pulled: int, report: PullReport
                 ) -> list[tuple[Endpoint, str, str]]:
     key = one.endpoint.key
-    items = [item for item in items if isinstance(item, dict) and key in item]
+    items = [item for item in items if isinstance(item, dict) and isinstance(item.get(key), str) and item[key]]
     report.pages += 1
     if one.identifiers_only:
         seen = [(one.parent, item[key], item.get("updated")) for item in items]

@@ -47,6 +47,11 @@ def load_snapshot(directory: Path, store: Store) -> Loaded:
     unknown = [str(path.relative_to(directory)) for path, match in found if match is None]
     if unknown:
         raise SourceError(f"snapshot {directory}: files match no Akeneo endpoint: {', '.join(unknown)}")
+    with store.transaction():  # all of the snapshot or nothing: a broken file leaves the store as it was
+        return _load(directory, found, store)
+
+
+def _load(directory: Path, found: list, store: Store) -> Loaded:
     result = Loaded()
     generation = time.time_ns()  # like a full pull: what the snapshot lacks is gone
     for path, (endpoint, parent) in found:
