@@ -39,7 +39,8 @@ def test_validate_reports_every_problem_and_exits_1(capsys, config_dir: Path) ->
 
 def test_run_by_number_on_the_demo(capsys, tmp_path: Path) -> None:
     code, out, _ = run(capsys, "run", "3-2-1", "--demo", "--out", str(tmp_path), "--config", str(ROOT))
-    assert code == 0 and out.startswith("full-import-master: succeeded")
+    assert code == 0 and out.startswith("[1/1] full-import-master: succeeded")
+    assert out.splitlines()[-1].startswith("Done: 1 jobs, 1 ok, 0 skipped, 0 record errors, 0 failed downloads, ")
     assert (tmp_path / "latest" / "site-import" / "catalogs" / "akeneo-master" / "catalog.xml").is_file()
     report = json.loads((tmp_path / "latest" / "reports" / "full-import-master.json").read_text())
     assert report["counts"]["products"] > 0 and set(report["timings_seconds"]) >= {"map", "render", "validate", "total"}

@@ -363,3 +363,30 @@ def test_status_says_what_the_store_holds_and_which_runs_are_stuck(big_store: Pa
 def statuses_ids(store: Path) -> list[str]:
     with sqlite3.connect(store) as db:
         return [row[0] for row in db.execute("SELECT id FROM runs ORDER BY started")]
+
+
+def test_off_a_terminal_a_long_job_says_it_is_alive() -> None:
+    import io
+
+    from transformer.report import Progress
+
+    log = io.StringIO()
+    progress = Progress("full-import-master", 400, log, heartbeat=0.0)
+    for _ in range(4):
+        progress.advance(100)
+    progress.close()
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 4 and lines[0].startswith("full-import-master: 100/400 records (") and " s left)" in lines[0]
+    assert "\r" not in log.getvalue() and lines[-1].startswith("full-import-master: 400/400 records (")
+
+
+def test_each_job_is_said_as_it_ends_and_quiet_says_nothing_but_problems(tmp_path: Path) -> None:
+    process = start("run", "catalog", "--demo", "--out", tmp_path / "out")
+    first = process.stdout.readline()  # a pipe, not a terminal: the line comes as the job ends, not at exit
+    assert first.startswith("[1/4] full-import-master: succeeded in ") and process.poll() is None
+    code, rest, _ = finish(process)
+    lines = [first.rstrip("\n")] + rest.splitlines()
+    assert code == 0 and [line[:5] for line in lines[:4]] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
+    assert lines[-1].startswith("Done: 4 jobs, 4 ok, 0 skipped, 0 record errors, 0 failed downloads, ")
+    code, out, err = finish(start("run", "catalog", "--demo", "--out", tmp_path / "quiet", "--quiet"))
+    assert code == 0 and out == ""

@@ -16,6 +16,7 @@ import traceback
 from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 import jinja2
 
@@ -120,6 +121,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=positive, default=None, help="processes that map and render (default: one per core)")
     run.add_argument("--offline", action="store_true", help="use the store as it is: do not pull from the PIM first")
     run.add_argument("--concurrency", type=positive, default=4, help="connections to the PIM (default: 4, Akeneo's advice)")
+    run.add_argument("--quiet", action="store_true", help="print only warnings and errors (for cron)")
     run.add_argument("--deliver", action="store_true",
                      help="then upload and import the archive into SFCC (SFCC_* variables); state moves only once imported")
     xsd_options(run)
@@ -343,6 +345,7 @@ def cmd_discover(args) -> int:
 
 
 def cmd_run(args) -> int:
+    began = time.monotonic()
     config = load_config(args.config)
     use_schemas(args, config)
     local = args.demo or args.snapshot
@@ -367,13 +370,14 @@ def cmd_run(args) -> int:
             if local:
                 for warning in load_snapshot(demo_snapshot() if args.demo else args.snapshot, store).warnings:
                     say(args, f"warning: {warning}", error=True)
-            reports = run_jobs(config, args.name, store, args.out, args.workers, puller, commit=not args.deliver)
+            reports = run_jobs(config, args.name, store, args.out, args.workers, puller, commit=not args.deliver,
+                               progress=job_progress(args))
             folder = args.out / reports[0].run
             if args.deliver:
                 delivery = deliver_target(folder, connection, delivery_settings(args), config.site.master_catalog,
                                           lambda line: say(args, f"deliver: {line}"))
                 store.commit_run(reports[0].run)  # imported: only now does the run's state move
-    problems = summarize(args, reports, folder)
+    problems = summarize(args, reports, folder, time.monotonic() - began)
     if delivery is not None:
         problems += delivery.dataerrors
         say(args, f"delivered in {delivery.seconds:.1f}s through {delivery.api}: {len(delivery.parts)} part(s)"
@@ -402,30 +406,49 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def summarize(args, reports: list[RunReport], folder: Path) -> int:
-    """One line per job (errors and failed downloads pointed at); returns how many problems."""
-    problems = 0
+def job_progress(args) -> Callable[[int, int, str, RunReport | None], None]:
+    """A line as each job starts (on a terminal) and as it ends (`[3/8] full-import-master: ...`)."""
+    def told(number: int, total: int, job_id: str, report: RunReport | None) -> None:
+        if args.quiet:
+            return
+        if report is None:
+            if sys.stdout.isatty():
+                say(args, f"[{number}/{total}] {job_id} ...")
+        else:
+            say_job(args, report, args.out / report.run, f"[{number}/{total}] ")
+    return told
+
+
+def say_job(args, report: RunReport, folder: Path, prefix: str) -> None:
+    if report.status == "skipped":
+        say(args, f"{prefix}{report.job}: {report.warnings[-1]}")
+        return
+    counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.counts.items()))
+    files = ", ".join(str(folder / "site-import" / o["path"]) for o in report.outputs)
+    say(args, f"{prefix}{report.job}: {report.status} in {report.timings['total']:.2f}s: {counts}"
+        + (f" -> {files}" if files else ""))
+    where = folder / "reports" / f"{report.job}.json"
+    if report.errors:
+        say(args, f"  {len(report.errors)} record error(s), see {where}")
+    if failed_downloads := len((report.pull or {}).get("download_errors", [])):
+        say(args, f"  {failed_downloads} download(s) failed: their files are not in the archive, see {where}")
+
+
+def summarize(args, reports: list[RunReport], folder: Path, seconds: float) -> int:
+    """What the mappings lack (once), the archive and a summary line; returns how many problems."""
     lacking = list(dict.fromkeys(line for report in reports for line in report.mapping_warnings))
     for line in lacking:  # the same mapping serves several jobs: each line once
         say(args, f"warning: {line}", error=True)
-    problems += len(lacking)
-    for report in reports:
-        failed_downloads = len((report.pull or {}).get("download_errors", []))
-        problems += len(report.errors) + failed_downloads
-        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.counts.items()))
-        files = ", ".join(str(folder / "site-import" / o["path"]) for o in report.outputs)
-        if report.status == "skipped":
-            say(args, f"{report.job}: {report.warnings[-1]}")
-            continue
-        say(args, f"{report.job}: {report.status} in {report.timings['total']:.2f}s: {counts}" + (f" -> {files}" if files else ""))
-        where = folder / "reports" / f"{report.job}.json"
-        if report.errors:
-            say(args, f"  {len(report.errors)} record error(s), see {where}")
-        if failed_downloads:
-            say(args, f"  {failed_downloads} download(s) failed: their files are not in the archive, see {where}")
-    if (folder / f"{folder.name}.zip").is_file():
-        say(args, f"site-import archive: {folder / (folder.name + '.zip')}")
-    return problems
+    errors = sum(len(report.errors) for report in reports)
+    downloads = sum(len((report.pull or {}).get("download_errors", [])) for report in reports)
+    warnings = sum(len(report.warnings) for report in reports) + len(lacking)
+    archive = folder / f"{folder.name}.zip"
+    if not args.quiet:
+        skipped = sum(report.status == "skipped" for report in reports)
+        say(args, f"Done: {len(reports)} jobs, {len(reports) - skipped} ok, {skipped} skipped, {errors} record "
+                  f"errors, {downloads} failed downloads, {warnings} warnings in {seconds:.0f} s"
+                  + (f" -> {archive}" if archive.is_file() else ""))
+    return errors + downloads + len(lacking)
 
 
 def finish(args, problems: int, folder: Path | None, reports: list[RunReport], delivery) -> int:
@@ -448,7 +471,7 @@ def _failed(args, code: int, message: str) -> int:
 
 def say(args, line: str, error: bool = False) -> None:
     """A line for people: on stdout, or on stderr when stdout carries the --json summary."""
-    print(line, file=sys.stderr if error or getattr(args, "json", False) else sys.stdout)
+    print(line, file=sys.stderr if error or getattr(args, "json", False) else sys.stdout, flush=True)
 
 
 def delivery_settings(args) -> DeliverySettings:

@@ -34,12 +34,14 @@ def new_run_id() -> str:
 
 
 def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | None = None,
-             prepare: Prepare | None = None, commit: bool = True) -> list[RunReport]:
+             prepare: Prepare | None = None, commit: bool = True,
+             progress: Callable[[int, int, str, RunReport | None], None] = lambda *_: None) -> list[RunReport]:
     """Run a job, alias or chain as one run on `workers` processes (default: one per core), each job
     after `prepare` (a pull from the PIM) when given. The run builds into its own folder
     `out/<run id>/`: `site-import/` with only what it wrote, `reports/<job>.json`, and the archive
     `<run id>.zip`; `out/latest` then names that folder. Its state is committed once the archive is
-    complete, or (`commit=False`: it is to be delivered first) left staged for `Store.commit_run`."""
+    complete, or (`commit=False`: it is to be delivered first) left staged for `Store.commit_run`.
+    `progress(number, of, job id, report)` is told as each job starts (report None) and ends."""
     workers = workers or os.cpu_count() or 1
     job_ids = config.resolve(name)
     run_id = new_run_id()
@@ -50,8 +52,10 @@ def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | 
             debris.unlink(missing_ok=True)
     reports = []
     try:
-        for job_id in job_ids:
+        for number, job_id in enumerate(job_ids, 1):
+            progress(number, len(job_ids), job_id, None)
             reports.append(_run_job(config, config.jobs[job_id], store, folder, workers, prepare, run_id))
+            progress(number, len(job_ids), job_id, reports[-1])
         if (folder / "site-import").is_dir():
             zip_archive(folder / "site-import", folder / f"{run_id}.zip")
         (store.commit_run if commit else store.build_run)(run_id)

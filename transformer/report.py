@@ -54,10 +54,11 @@ class RunReport:
 
 
 class Progress:
-    """A one-line progress display on a terminal; silent otherwise."""
+    """A one-line progress display on a terminal; off a terminal (CI logs), a plain line every
+    `heartbeat` seconds, so a long job shows it is alive."""
 
-    def __init__(self, label: str, total: int, stream=sys.stderr):
-        self.label, self.total, self.stream = label, total, stream
+    def __init__(self, label: str, total: int, stream=sys.stderr, heartbeat: float = 30.0):
+        self.label, self.total, self.stream, self.heartbeat = label, total, stream, heartbeat
         self.enabled = stream.isatty()
         self.started = self.shown = time.monotonic()
         self.done = 0
@@ -65,11 +66,14 @@ class Progress:
     def advance(self, count: int = 1) -> None:
         self.done += count
         now = time.monotonic()
-        if self.enabled and now - self.shown >= 0.2:
-            self.shown = now
-            rate = self.done / max(now - self.started, 1e-9)
-            self.stream.write(f"\r{self.label}: {self.done}/{self.total} records ({rate:,.0f}/s)")
-            self.stream.flush()
+        if now - self.shown < (0.2 if self.enabled else self.heartbeat):
+            return
+        self.shown = now
+        rate = self.done / max(now - self.started, 1e-9)
+        left = f", {(self.total - self.done) / rate:.0f} s left" if rate and self.total > self.done else ""
+        line = f"{self.label}: {self.done}/{self.total} records ({rate:,.0f}/s{left})"
+        self.stream.write(f"\r{line}" if self.enabled else f"{line}\n")
+        self.stream.flush()
 
     def close(self) -> None:
         if self.enabled:
