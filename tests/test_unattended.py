@@ -390,3 +390,34 @@ def test_each_job_is_said_as_it_ends_and_quiet_says_nothing_but_problems(tmp_pat
     assert lines[-1].startswith("Done: 4 jobs, 4 ok, 0 skipped, 0 record errors, 0 failed downloads, ")
     code, out, err = finish(start("run", "catalog", "--demo", "--out", tmp_path / "quiet", "--quiet"))
     assert code == 0 and out == ""
+
+
+def test_run_json_says_what_ran_and_how_it_ended_even_when_it_failed(tmp_path: Path, config_dir: Path) -> None:
+    import jsonschema
+
+    schema = json.loads((ROOT / "transformer" / "schemas" / "run.schema.json").read_text())
+    code, _, _ = finish(start("run", "catalog", "--demo", "--out", tmp_path / "ok", "--config", config_dir))
+    summary = json.loads(next((tmp_path / "ok").glob("*/run.json")).read_text())
+    jsonschema.validate(summary, schema)
+    assert code == 0 and summary["status"] == "succeeded" and summary["pim"] == "demo"
+    assert [job["job"] for job in summary["jobs"]] == ["full-import-master", "full-import-master-variation",
+                                                       "full-master-image", "full-import-storefront"]
+    assert all(job["watermark_set"] for job in summary["jobs"]) and summary["archive"].endswith(".zip")
+    template = config_dir / "templates" / "catalog" / "variations.xml.j2"
+    template.write_text(template.read_text().replace("{{", "{{ undefined_name.x ~ ", 1))
+    code, _, _ = finish(start("run", "catalog", "--demo", "--out", tmp_path / "failed", "--config", config_dir))
+    summary = json.loads(next((tmp_path / "failed").glob("*/run.json")).read_text())
+    jsonschema.validate(summary, schema)
+    assert code == 1 and summary["status"] == "failed" and summary["archive"] is None
+    assert [job["status"] for job in summary["jobs"]] == ["succeeded", "failed"] and summary["jobs"][1]["reason"]
+
+
+def test_record_errors_are_grouped_with_a_count_and_examples() -> None:
+    from transformer.report import RunReport
+
+    report = RunReport("j", "t", "full")
+    report.errors = [{"id": f"p{i}", "field": "ean", "message": "too long"} for i in range(7)] + [
+        {"id": "q", "field": "name", "message": "not text", "mapping": "mappings/products.yaml:14:10"}]
+    assert report.as_dict()["error_groups"] == [
+        {"field": "ean", "message": "too long", "count": 7, "examples": ["p0", "p1", "p2", "p3", "p4"]},
+        {"field": "name", "message": "not text", "count": 1, "examples": ["q"], "mapping": "mappings/products.yaml:14:10"}]

@@ -370,8 +370,11 @@ def cmd_run(args) -> int:
             if local:
                 for warning in load_snapshot(demo_snapshot() if args.demo else args.snapshot, store).warnings:
                     say(args, f"warning: {warning}", error=True)
+            context = {"command": ["akeneo-sfcc", *sys.argv[1:]], "config": str(args.config.resolve()),
+                       "store": None if local else str(store_path), "pim": puller.client.connection.url if puller else
+                       ("demo" if args.demo else f"snapshot {args.snapshot}")}
             reports = run_jobs(config, args.name, store, args.out, args.workers, puller, commit=not args.deliver,
-                               progress=job_progress(args))
+                               progress=job_progress(args), context=context)
             folder = args.out / reports[0].run
             if args.deliver:
                 delivery = deliver_target(folder, connection, delivery_settings(args), config.site.master_catalog,

@@ -20,7 +20,7 @@ from typing import Callable
 from .engines.run import JobRun
 from .errors import JobSkipped
 from .package import point_latest, zip_archive
-from .report import RunReport
+from .report import RunReport, RunSummary
 from .settings import Config, Job
 from .store import Store, utc_now
 
@@ -35,13 +35,16 @@ def new_run_id() -> str:
 
 def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | None = None,
              prepare: Prepare | None = None, commit: bool = True,
-             progress: Callable[[int, int, str, RunReport | None], None] = lambda *_: None) -> list[RunReport]:
+             progress: Callable[[int, int, str, RunReport | None], None] = lambda *_: None,
+             context: dict | None = None) -> list[RunReport]:
     """Run a job, alias or chain as one run on `workers` processes (default: one per core), each job
     after `prepare` (a pull from the PIM) when given. The run builds into its own folder
     `out/<run id>/`: `site-import/` with only what it wrote, `reports/<job>.json`, and the archive
     `<run id>.zip`; `out/latest` then names that folder. Its state is committed once the archive is
     complete, or (`commit=False`: it is to be delivered first) left staged for `Store.commit_run`.
-    `progress(number, of, job id, report)` is told as each job starts (report None) and ends."""
+    `progress(number, of, job id, report)` is told as each job starts (report None) and ends.
+    `run.json` in the folder says what the run was (`context`: the command line, config, store, PIM)
+    and how it ended, whatever happened."""
     workers = workers or os.cpu_count() or 1
     job_ids = config.resolve(name)
     run_id = new_run_id()
@@ -50,26 +53,33 @@ def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | 
     for stale in store.begin_run(run_id, name):  # killed: its half-written files are debris
         for debris in (out / stale).rglob(".*.tmp"):
             debris.unlink(missing_ok=True)
-    reports = []
+    reports: list[RunReport] = []
+    summary = RunSummary(run_id, name, dict(context or {}), reports)
     try:
         for number, job_id in enumerate(job_ids, 1):
             progress(number, len(job_ids), job_id, None)
-            reports.append(_run_job(config, config.jobs[job_id], store, folder, workers, prepare, run_id))
+            _run_job(config, config.jobs[job_id], store, folder, workers, prepare, run_id, reports)
             progress(number, len(job_ids), job_id, reports[-1])
         if (folder / "site-import").is_dir():
             zip_archive(folder / "site-import", folder / f"{run_id}.zip")
+            summary.archive = f"{run_id}.zip"
         (store.commit_run if commit else store.build_run)(run_id)
+        summary.status = "succeeded" if commit else "built"
     except BaseException as exc:
-        store.fail_run(run_id, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
+        summary.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        summary.reason = str(exc) or type(exc).__name__
+        store.fail_run(run_id, summary.status)
         raise
     finally:
+        summary.write(folder / "run.json")
         point_latest(out, folder)
     return reports
 
 
 def _run_job(config: Config, job: Job, store: Store, folder: Path, workers: int, prepare: Prepare | None,
-             run_id: str) -> RunReport:
+             run_id: str, reports: list[RunReport]) -> None:
     report = RunReport(job.id, job.title, job.mode, run=run_id, engine=job.engine.name)
+    reports.append(report)
     started = perf_counter()
     try:
         run = JobRun(config, job, store, folder / "site-import", report, workers, run_id)
@@ -77,7 +87,7 @@ def _run_job(config: Config, job: Job, store: Store, folder: Path, workers: int,
             pulled = perf_counter()
             report.pull = prepare(job, store)
             report.timings["pull"] = perf_counter() - pulled
-        run.version = store.version()  # what the pull brought is in; what comes later is the next run's
+        run.version = report.version = store.version()  # what the pull brought is in; what comes later is the next run's
         report.delta_from = run.since
         job.engine.run(run)
         if any(source.download for source in job.sources):
@@ -94,4 +104,3 @@ def _run_job(config: Config, job: Job, store: Store, folder: Path, workers: int,
         report.timings["total"] = perf_counter() - started
         report.finished = utc_now()
         report.write(folder / "reports" / f"{job.id}.json")
-    return report

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import __version__
 from .package import write_atomic
 from .store import utc_now
 
@@ -21,6 +22,7 @@ class RunReport:
     run: str = ""  # the id of the run the job was part of
     engine: str = ""
     delta_from: int | None = None  # the store version a differential run wrote the changes after (None: all)
+    version: int | None = None  # the store version the job read up to: its outputs' watermark once committed
     started: str = field(default_factory=utc_now)
     finished: str | None = None
     status: str = "running"
@@ -37,17 +39,58 @@ class RunReport:
     def as_dict(self) -> dict:
         return {
             "run": self.run, "job": self.job, "title": self.title, "engine": self.engine, "mode": self.mode,
-            "delta_from": self.delta_from, "status": self.status,
+            "delta_from": self.delta_from, "version": self.version, "status": self.status,
             **({"reason": self.reason} if self.reason else {}),
             "started": self.started, "finished": self.finished,
             "counts": dict(sorted(self.counts.items())),
             **({"pull": self.pull} if self.pull is not None else {}),
+            "error_groups": self.error_groups(),
             "errors": self.errors,
             "warnings": self.warnings,
             "mapping_warnings": self.mapping_warnings,
             "outputs": self.outputs,
             "timings_seconds": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
         }
+
+    def error_groups(self, examples: int = 5) -> list[dict]:
+        """The record errors by (field, message), most frequent first: 5,000 identical errors are
+        one line to read, with a few of the records and the mapping line that produced them."""
+        groups: dict[tuple, dict] = {}
+        for error in self.errors:
+            group = groups.setdefault((error.get("field"), error.get("message")), {
+                "field": error.get("field"), "message": error.get("message"), "count": 0, "examples": [],
+                **({"mapping": error["mapping"]} if error.get("mapping") else {})})
+            group["count"] += 1
+            if len(group["examples"]) < examples:
+                group["examples"].append(error.get("id"))
+        return sorted(groups.values(), key=lambda g: (-g["count"], str(g["field"]), str(g["message"])))
+
+    def write(self, path: Path) -> None:
+        write_atomic(path, json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n")
+
+
+@dataclass
+class RunSummary:
+    """`run.json`: one invocation, whatever happened: what ran, with what, and how each job ended."""
+
+    run: str
+    name: str
+    context: dict  # command line, config folder, store, PIM host: what the CLI knows
+    reports: list[RunReport]
+    started: str = field(default_factory=utc_now)
+    status: str = "running"
+    reason: str | None = None
+    archive: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"run": self.run, "name": self.name, "tool_version": __version__, **self.context,
+                "started": self.started, "finished": utc_now(), "status": self.status,
+                **({"reason": self.reason} if self.reason else {}), "archive": self.archive,
+                "jobs": [{"job": r.job, "status": r.status, **({"reason": r.reason} if r.reason else {}),
+                          "watermark_used": r.delta_from, "watermark_set": r.version, "counts": dict(sorted(r.counts.items())),
+                          "record_errors": len(r.errors), "warnings": len(r.warnings) + len(r.mapping_warnings),
+                          "outputs": [o["path"] for o in r.outputs], "seconds": round(r.timings.get("total", 0.0), 3),
+                          "report": f"reports/{r.job}.json"} for r in self.reports]}
 
     def write(self, path: Path) -> None:
         write_atomic(path, json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n")
