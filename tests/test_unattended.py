@@ -421,3 +421,26 @@ def test_record_errors_are_grouped_with_a_count_and_examples() -> None:
     assert report.as_dict()["error_groups"] == [
         {"field": "ean", "message": "too long", "count": 7, "examples": ["p0", "p1", "p2", "p3", "p4"]},
         {"field": "name", "message": "not text", "count": 1, "examples": ["q"], "mapping": "mappings/products.yaml:14:10"}]
+
+
+def test_several_names_select_exclude_and_full_refresh(capsys, tmp_path: Path) -> None:
+    from transformer.cli import demo_snapshot, main
+
+    store = tmp_path / "s.sqlite"
+    assert main(["load", str(demo_snapshot()), "--store", str(store), "--config", str(ROOT)]) == 0
+    assert main(["run", "1", "full-import-master", "catalog", "--exclude", "3-2-4,full-master-image", "--offline",
+                 "--store", str(store), "--out", str(tmp_path / "a"), "--config", str(ROOT)]) == 0
+    summary = json.loads(next((tmp_path / "a").glob("*/run.json")).read_text())
+    assert [job["job"] for job in summary["jobs"]] == ["import-attributes", "full-import-master",
+                                                       "full-import-master-variation"], "in order, once each"
+    capsys.readouterr()
+    assert main(["run", "differential", "--select", "3-1-1", "--offline", "--store", str(store), "--out",
+                 str(tmp_path / "b"), "--config", str(ROOT)]) == 0
+    first = json.loads(next((tmp_path / "b").glob("*/run.json")).read_text())["jobs"]
+    assert [job["job"] for job in first] == ["differential-import-master"] and first[0]["watermark_used"] is not None
+    assert main(["run", "3-1-1", "--full-refresh", "--offline", "--store", str(store), "--out", str(tmp_path / "c"),
+                 "--config", str(ROOT)]) == 0
+    (refreshed,) = json.loads(next((tmp_path / "c").glob("*/run.json")).read_text())["jobs"]
+    assert refreshed["watermark_used"] is None and refreshed["counts"]["products"] == 60
+    code = main(["run", "catalog", "--select", "1", "--offline", "--store", str(store), "--config", str(ROOT)])
+    assert code == 1 and "no job left to run of catalog after --select and --exclude" in capsys.readouterr().err

@@ -64,6 +64,21 @@ def positive(text: str) -> int:
     return number
 
 
+def names_list(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def chosen_jobs(config, args) -> tuple[str, ...]:
+    """The jobs of every name given, in order and once each, then --select and --exclude (by id or number)."""
+    found = tuple(dict.fromkeys(job for name in args.names for job in config.resolve(name)))
+    select = {job for name in args.select for job in config.resolve(name)}
+    exclude = {job for name in args.exclude for job in config.resolve(name)}
+    chosen = tuple(job for job in found if (not select or job in select) and job not in exclude)
+    if not chosen:
+        raise TransformerError(f"no job left to run of {', '.join(args.names)} after --select and --exclude")
+    return chosen
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="akeneo-sfcc", description="Akeneo PIM to Salesforce Commerce Cloud import files.")
     main.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -106,7 +121,10 @@ def parser() -> argparse.ArgumentParser:
     xsd_options(validate)
 
     run = command("run", "run a job (id or number) or a chain")
-    run.add_argument("name", metavar="JOB|NUMBER|CHAIN")
+    run.add_argument("names", nargs="+", metavar="JOB|NUMBER|CHAIN", help="one or more, run in the order given")
+    run.add_argument("--select", type=names_list, default=(), metavar="JOB,...", help="of those, only these jobs")
+    run.add_argument("--exclude", type=names_list, default=(), metavar="JOB,...", help="of those, not these jobs")
+    run.add_argument("--full-refresh", action="store_true", help="differential jobs write everything (as a full run)")
     source = run.add_mutually_exclusive_group()
     source.add_argument("--demo", action="store_true", help="run on the embedded demo PIM")
     source.add_argument("--store", **STORE_OPTION)
@@ -347,6 +365,7 @@ def cmd_discover(args) -> int:
 def cmd_run(args) -> int:
     began = time.monotonic()
     config = load_config(args.config)
+    jobs = chosen_jobs(config, args)  # an unknown name stops here, before any work
     use_schemas(args, config)
     local = args.demo or args.snapshot
     puller = None if local or args.offline else JobPuller(client(args))
@@ -361,7 +380,7 @@ def cmd_run(args) -> int:
             if args.offline and not store_path.is_file():
                 raise TransformerError(f"no store at {store_path}: fill one with `akeneo-sfcc pull` or "
                                        "`akeneo-sfcc load SNAPSHOT`, or run with --demo or --snapshot")
-            held.enter_context(StoreLock(store_path, f"run {args.name}", args.wait))
+            held.enter_context(StoreLock(store_path, f"run {' '.join(args.names)}", args.wait))
         with Store(store_path) as store:
             if args.offline and (unfinished := store.unfinished_pulls()):
                 say(args, f"warning: the store's last pull of {', '.join(unfinished)} did not finish: this run "
@@ -373,8 +392,9 @@ def cmd_run(args) -> int:
             context = {"command": ["akeneo-sfcc", *sys.argv[1:]], "config": str(args.config.resolve()),
                        "store": None if local else str(store_path), "pim": puller.client.connection.url if puller else
                        ("demo" if args.demo else f"snapshot {args.snapshot}")}
-            reports = run_jobs(config, args.name, store, args.out, args.workers, puller, commit=not args.deliver,
-                               progress=job_progress(args), context=context)
+            reports = run_jobs(config, " ".join(args.names), store, args.out, args.workers, puller,
+                               commit=not args.deliver, progress=job_progress(args), context=context,
+                               jobs=jobs, full_refresh=args.full_refresh)
             folder = args.out / reports[0].run
             if args.deliver:
                 delivery = deliver_target(folder, connection, delivery_settings(args), config.site.master_catalog,

@@ -36,7 +36,8 @@ def new_run_id() -> str:
 def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | None = None,
              prepare: Prepare | None = None, commit: bool = True,
              progress: Callable[[int, int, str, RunReport | None], None] = lambda *_: None,
-             context: dict | None = None) -> list[RunReport]:
+             context: dict | None = None, jobs: tuple[str, ...] | None = None,
+             full_refresh: bool = False) -> list[RunReport]:
     """Run a job, alias or chain as one run on `workers` processes (default: one per core), each job
     after `prepare` (a pull from the PIM) when given. The run builds into its own folder
     `out/<run id>/`: `site-import/` with only what it wrote, `reports/<job>.json`, and the archive
@@ -44,9 +45,10 @@ def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | 
     complete, or (`commit=False`: it is to be delivered first) left staged for `Store.commit_run`.
     `progress(number, of, job id, report)` is told as each job starts (report None) and ends.
     `run.json` in the folder says what the run was (`context`: the command line, config, store, PIM)
-    and how it ended, whatever happened."""
+    and how it ended, whatever happened. `jobs`: the job ids to run, when the CLI chose them (several
+    names, --select, --exclude); `full_refresh`: differential jobs write everything."""
     workers = workers or os.cpu_count() or 1
-    job_ids = config.resolve(name)
+    job_ids = jobs or config.resolve(name)
     run_id = new_run_id()
     folder = out / run_id
     folder.mkdir(parents=True)
@@ -58,7 +60,7 @@ def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | 
     try:
         for number, job_id in enumerate(job_ids, 1):
             progress(number, len(job_ids), job_id, None)
-            _run_job(config, config.jobs[job_id], store, folder, workers, prepare, run_id, reports)
+            _run_job(config, config.jobs[job_id], store, folder, workers, prepare, run_id, reports, full_refresh)
             progress(number, len(job_ids), job_id, reports[-1])
         if (folder / "site-import").is_dir():
             zip_archive(folder / "site-import", folder / f"{run_id}.zip")
@@ -77,12 +79,12 @@ def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | 
 
 
 def _run_job(config: Config, job: Job, store: Store, folder: Path, workers: int, prepare: Prepare | None,
-             run_id: str, reports: list[RunReport]) -> None:
+             run_id: str, reports: list[RunReport], full_refresh: bool = False) -> None:
     report = RunReport(job.id, job.title, job.mode, run=run_id, engine=job.engine.name)
     reports.append(report)
     started = perf_counter()
     try:
-        run = JobRun(config, job, store, folder / "site-import", report, workers, run_id)
+        run = JobRun(config, job, store, folder / "site-import", report, workers, run_id, full_refresh=full_refresh)
         if prepare is not None:
             pulled = perf_counter()
             report.pull = prepare(job, store)

@@ -42,6 +42,7 @@ class JobRun:
     workers: int = 1
     run_id: str = ""
     version: int = 0  # the store version this run writes everything up to (read once its pull is done)
+    full_refresh: bool = False  # a differential job writes everything, as its full counterpart would
     _renderers: dict[str, RecordRenderer] = field(default_factory=dict, repr=False)
 
     # -- what to read ----------------------------------------------------------------------
@@ -59,6 +60,9 @@ class JobRun:
         written. None in a full run, before any output was written, or when the configuration of an
         output changed since (then everything is written again)."""
         if self.job.mode != "differential" or self.written_up_to is None:
+            return None
+        if self.full_refresh:
+            self.warn("--full-refresh: writing everything")
             return None
         changed = [name for name, state in self._states.items() if state and state[1] != self.fingerprint(name)]
         if changed:
