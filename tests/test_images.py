@@ -51,6 +51,7 @@ def test_a_failed_download_leaves_its_image_out_shows_on_the_console_and_fails_s
     report = json.loads((tmp_path / "out" / "latest" / "reports" / "full-master-image.json").read_text())
     missing = [e for e in report["errors"] if "is not in the store's media folder" in e["message"]]
     assert missing and all(e["field"] == "images" for e in missing)
+    assert report["status"] == "succeeded_with_errors" and len(report["pull"]["download_errors"]) == 1
 
 
 def test_groups_per_view_type_and_per_colour_on_masters(tmp_path: Path) -> None:

@@ -54,3 +54,17 @@ def test_a_named_folder_without_xsds_is_a_clear_error(tmp_path: Path) -> None:
 def test_every_schema_the_tool_uses_compiles_offline() -> None:
     for filename in xsd.SCHEMA_BY_ROOT.values():
         assert xsd.schema(filename) is not None
+
+
+@pytest.mark.xsd
+def test_an_invalid_output_names_its_templates(capsys, config_dir: Path, tmp_path: Path) -> None:
+    from transformer.cli import main
+
+    template = config_dir / "templates" / "catalog" / "product.xml.j2"
+    text = template.read_text()
+    template.write_text(text.replace("</product>", "<bogus/></product>", 1))
+    code = main(["run", "full-import-master", "--demo", "--config", str(config_dir), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1 and "does not validate against the SFCC XSD" in err and "bogus" in err
+    assert "line 0" not in err  # a streaming parser's schema errors carry no line: none is made up
+    assert "written by templates/catalog/master.xml.j2, templates/catalog/product.xml.j2" in err

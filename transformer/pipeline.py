@@ -94,7 +94,8 @@ def _run_job(config: Config, job: Job, store: Store, folder: Path, workers: int,
         job.engine.run(run)
         if any(source.download for source in job.sources):
             run.write_binaries()
-        report.status = "succeeded_with_errors" if report.errors else "succeeded"
+        failed_downloads = (report.pull or {}).get("download_errors")
+        report.status = "succeeded_with_errors" if report.errors or failed_downloads else "succeeded"
     except JobSkipped as skipped:  # the rest of a chain still runs
         report.status = "skipped"
         report.warnings.append(str(skipped))

@@ -168,7 +168,8 @@ class StreamValidator:
             raise self._invalid(exc) from None
 
     def _invalid(self, exc: etree.XMLSyntaxError) -> InvalidOutput:
-        errors = [f"line {e.line}: {e.message}" for e in list(exc.error_log)[:5]] or [str(exc)]
+        log = list(exc.error_log)[:5]
+        errors = [f"line {e.line}: {e.message}" if e.line > 0 else e.message for e in log] or [str(exc)]
         return InvalidOutput(f"{self.name} does not validate against the SFCC XSD:\n  " + "\n  ".join(errors))
 
 

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 from markupsafe import Markup
 
 from .. import __version__, xsd
-from ..errors import Location, RecordError, TransformerError
+from ..errors import InvalidOutput, Location, RecordError, TransformerError
 from ..package import link_files, write_validated
 from ..render import RecordRenderer, environment, render_document
 from ..report import RunReport
@@ -101,7 +101,11 @@ class JobRun:
             raise TransformerError(f"output {spec.path} would be written outside {self.archive}")
         document = render_document(environment(self.config.templates), spec.template, self.records(output, records),
                                    site=self.config.site, **context)
-        size = write_validated(path, document, self.report.timings)
+        try:
+            size = write_validated(path, document, self.report.timings)
+        except InvalidOutput as exc:  # which templates wrote it: where to look
+            templates = ", ".join(f"templates/{t}" for t in [spec.template, *spec.record_templates.values()])
+            raise InvalidOutput(f"{exc}\n  written by {templates}") from None
         validated = xsd.validating()
         if not validated and NOT_VALIDATED not in self.report.warnings:
             self.warn(NOT_VALIDATED)
