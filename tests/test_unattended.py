@@ -412,6 +412,30 @@ def test_run_json_says_what_ran_and_how_it_ended_even_when_it_failed(tmp_path: P
     assert [job["status"] for job in summary["jobs"]] == ["succeeded", "failed"] and summary["jobs"][1]["reason"]
 
 
+def test_every_job_report_follows_its_schema(tmp_path: Path, config_dir: Path) -> None:
+    """Reports of a whole chain, of a job with record errors, and of a failed job."""
+    import jsonschema
+
+    schema = json.loads((ROOT / "transformer" / "schemas" / "report.schema.json").read_text())
+    assert finish(start("run", "full", "--demo", "--out", tmp_path / "full"))[0] == 0
+    from transformer.cli import demo_snapshot
+
+    snap = tmp_path / "snap"
+    shutil.copytree(demo_snapshot(), snap)
+    products = json.loads((snap / "products.json").read_text())
+    (snap / "products.json").write_text(json.dumps(products + [dict(products[0], identifier=" padded", uuid="u")]))
+    template = config_dir / "templates" / "catalog" / "variations.xml.j2"
+    template.write_text(template.read_text().replace("{{", "{{ undefined_name.x ~ ", 1))
+    assert finish(start("run", "catalog", "--snapshot", snap, "--out", tmp_path / "bad", "--config", config_dir))[0] == 1
+    reports = sorted(p for p in tmp_path.glob("[bf]*/*/reports/*.json") if p.parts[-3] != "latest")
+    assert len(reports) == 10  # the chain's eight, then the catalog's first two
+    checked = [json.loads(path.read_text()) for path in reports]
+    for report in checked:
+        jsonschema.validate(report, schema)
+    assert {r["status"] for r in checked} >= {"succeeded", "failed"}
+    assert any(r["error_groups"] for r in checked), "a report with record errors was checked too"
+
+
 def test_record_errors_are_grouped_with_a_count_and_examples() -> None:
     from transformer.report import RunReport
 
