@@ -17,7 +17,7 @@ from . import xsd
 from .config import load_config
 from .deliver.auth import AccountManager, SfccConnection
 from .engines.read import attributes_from
-from .errors import ConfigError, SourceError, TransformerError, hint
+from .errors import ConfigError, SourceError, StoreError, TransformerError, hint
 from .http import RetryPolicy
 from .map.categories import CategoryTree
 from .map.images import missing_image_attributes
@@ -137,8 +137,10 @@ def _store(options: Options, config: Config | None) -> tuple[list[Line], None]:
         last = store.last_run()
         summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
         ran = f"; last run {last[0]} ({last[1]}): {last[2]}" if last else "; no run yet"
-        if not counts["attributes"]:
-            return [Line("store", WARN, f"{options.store}: the store holds no attributes: run `akeneo-sfcc pull` first")], None
+        try:
+            store.ensure_attributes()
+        except StoreError as exc:
+            return [Line("store", WARN, str(exc))], None
         lines = [Line("store", OK, f"{options.store}: {summary}{ran}")]
         if config is not None:
             lines += [Line("mapping", FAILED if options.strict else WARN, problem) for problem in lacking(config, store)]

@@ -27,8 +27,7 @@ from .deliver.delivery import DeliverySettings, business_manager_config, deliver
 from .deliver.parts import MiB
 from .discover import discover, fit_config, format_facts
 from .engines import ENGINES
-from .engines.read import attributes_from
-from .errors import ConfigError, StoreError, Terminated, TransformerError
+from .errors import ConfigError, Terminated, TransformerError
 from .http import RetryPolicy
 from .pipeline import run_jobs
 from .report import RunReport
@@ -47,6 +46,7 @@ DEFAULT_STORE = ".akeneo-sfcc/store.sqlite"
 EXIT_FAILURE, EXIT_STRICT, EXIT_RETRYABLE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 3, 75, 130, 143
 CONFIG_OPTION = {"type": Path, "default": Path("."), "help": "the config folder (default: .)"}
 STORE_OPTION = {"type": Path, "help": f"the store file (default: {DEFAULT_STORE} in the config folder)"}
+WAIT_OPTION = {"action": "store_true", "help": "wait for another command using the store to end"}
 
 
 def demo_snapshot() -> Path:
@@ -132,7 +132,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("out"), help="where each run writes its folder out/<run id>/; out/latest names the last one (default: out)")
     run.add_argument("--config", **CONFIG_OPTION)
     pim_options(run)
-    run.add_argument("--wait", action="store_true", help="wait for another command using the store to end")
+    run.add_argument("--wait", **WAIT_OPTION)
     run.add_argument("--strict", action="store_true",
                      help="exit 3 when a record had errors, a download failed, the mapping names attributes the PIM "
                           "lacks or SFCC reported data errors")
@@ -151,7 +151,7 @@ def parser() -> argparse.ArgumentParser:
     deliver.add_argument("--out", type=Path, default=Path("out"), help="where the runs are (default: out)")
     deliver.add_argument("--store", type=Path, help=f"the store whose run state moves once imported (default: {DEFAULT_STORE})")
     deliver.add_argument("--config", **CONFIG_OPTION)
-    deliver.add_argument("--wait", action="store_true", help="wait for another command using the store to end")
+    deliver.add_argument("--wait", **WAIT_OPTION)
     deliver.add_argument("--strict", action="store_true", help="exit 3 when SFCC reported data errors")
     deliver.add_argument("--print-bm-config", action="store_true",
                          help="print the OCAPI and WebDAV permissions to paste into Business Manager, and exit")
@@ -164,14 +164,14 @@ def parser() -> argparse.ArgumentParser:
     pull.add_argument("--store", **STORE_OPTION)
     pull.add_argument("--config", **CONFIG_OPTION)
     pim_options(pull)
-    pull.add_argument("--wait", action="store_true", help="wait for another command using the store to end")
+    pull.add_argument("--wait", **WAIT_OPTION)
     pull.add_argument("--concurrency", type=positive, default=4, help="connections to the PIM (default: 4)")
 
     load = command("load", "load a snapshot folder (Akeneo API JSON) into the store")
     load.add_argument("snapshot", type=Path)
     load.add_argument("--store", **STORE_OPTION)
     load.add_argument("--config", **CONFIG_OPTION)
-    load.add_argument("--wait", action="store_true", help="wait for another command using the store to end")
+    load.add_argument("--wait", **WAIT_OPTION)
 
     synth = command("synth", "write a deterministic synthetic snapshot of N products (demo attribute mix)")
     synth.add_argument("--products", type=positive, required=True, metavar="N")
@@ -324,13 +324,12 @@ def cmd_validate(args) -> int:
         return 0
     store_path = args.store or args.config / DEFAULT_STORE
     with Store(store_path, read_only=True) as store:
-        attributes = attributes_from(store)
-        if not attributes:
-            raise StoreError(f"the store holds no attributes: run `akeneo-sfcc pull` first ({store_path})")
+        store.ensure_attributes()
+        attributes = store.count("attributes")
         lacking = check.lacking(config, store)
     for problem in lacking:
         print(f"{'error' if args.strict else 'warning'}: {problem}", file=sys.stderr)
-    print(f"{store_path}: {len(attributes)} attributes; the mappings name {len(lacking)} the PIM lacks"
+    print(f"{store_path}: {attributes} attributes; the mappings name {len(lacking)} the PIM lacks"
           + (" (skipped by runs)" if lacking else ""))
     return EXIT_FAILURE if lacking and args.strict else 0
 

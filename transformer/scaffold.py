@@ -34,8 +34,8 @@ SFCC_CLIENT_SECRET=
 SFCC_USERNAME=
 SFCC_PASSWORD=
 
-# The official SFCC XSDs (from your SFCC instance or the b2c-tools/commerce-cloud schema packages).
-SFCC_XSD_DIR=
+# The official SFCC XSDs are not read from here: set SFCC_XSD_DIR in the environment, or xsd_dir in
+# mappings/site.yaml (README: Quick start says where SFCC developers get them).
 """
 
 GITIGNORE = """\

@@ -576,6 +576,11 @@ class Store:
                               " AND json_extract(data, '$.type') = 'pim_catalog_identifier' ORDER BY code LIMIT 1").fetchone()
         return row[0] if row else None
 
+    def ensure_attributes(self) -> None:
+        """A store with no attributes was never pulled into (or its pull failed): say what to do."""
+        if not self.count("attributes"):
+            raise StoreError(f"the store holds no attributes: run `akeneo-sfcc pull` first ({self.path})")
+
     def count(self, kind: str) -> int:
         return self.db.execute("SELECT COUNT(*) FROM entities WHERE kind = ?", (kind,)).fetchone()[0]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Callable, Iterator
 
-from ..errors import StoreError
 from ..map.assets import MainMedia
 from ..map.categories import CategoryTree
 from ..map.metadata import Definition, asset_definitions
@@ -140,9 +139,8 @@ def product_mapper(store: Store, job: Job, site: Site, since: int | None = None,
     """The job's product mapper over the store's attributes, options and family variants (what
     each item inherits is read from the store, and associations only point at what this site's
     catalog holds: a `Selection`); `lookups` as ProductMapper takes them."""
+    store.ensure_attributes()
     attributes = attributes_from(store)
-    if not attributes:
-        raise StoreError(f"the store holds no attributes: run `akeneo-sfcc pull` first ({store.path})")
     family_variants = {item["code"]: item for _, item in store.rows("family-variants")}
     mapper = ProductMapper(job.mappings.products, site, attributes, option_labels_from(store),
                            **({"catalog": Selection(store, job, site, since), "family_variants": family_variants} | lookups))
