@@ -54,7 +54,8 @@ def test_a_variant_with_an_id_sfcc_refuses_is_left_out_of_every_job(snap: Path, 
     bad = "X" * 101
     change_products(snap, lambda p: p.update(identifier=bad) if p["identifier"] == "TS-CLASSIC-RED-M" else None)
     report = run("full-import-master", snap, tmp_path / "master")
-    assert {"id": bad, "field": "identifier", "message": "product id is 101 characters long, SFCC allows 100"} in report["errors"]
+    assert {"id": bad, "field": "identifier", "message": "product id is 101 characters long, SFCC allows 100",
+            "action": "record skipped"} in report["errors"]
     for job, path in (("full-import-master-variation", MASTER / "variations.xml"), ("full-master-image", MASTER / "images.xml"),
                       ("full-import-storefront", STOREFRONT)):
         run(job, snap, tmp_path / job)
@@ -65,8 +66,8 @@ def test_a_variant_with_an_id_sfcc_refuses_is_left_out_of_every_job(snap: Path, 
 def test_variants_without_an_axis_value_are_reported_and_left_out(snap: Path, tmp_path: Path) -> None:
     change_products(snap, lambda p: p["values"].pop("size") if p["identifier"] == "TS-GRAPHIC-SUNRISE-M" else None)
     report = run("full-import-master-variation", snap, tmp_path)
-    assert {"id": "TS-GRAPHIC-SUNRISE-M", "field": "variations", "message": "not a variant of ts_graphic: no value for axis size"} \
-        in report["errors"]
+    assert {"id": "TS-GRAPHIC-SUNRISE-M", "field": "variations", "message": "not a variant of ts_graphic: no value for axis size",
+            "action": "value dropped"} in report["errors"]
     assert "TS-GRAPHIC-SUNRISE-M" not in ids(tmp_path / MASTER / "variations.xml", "//c:variant/@product-id")
 
 
@@ -75,7 +76,8 @@ def test_an_axis_written_per_language_is_refused(snap: Path, tmp_path: Path, con
     products.write_text(products.read_text().replace("size: {id: size}", "size: {id: size, rule: option_label}"))
     report = run("full-import-master-variation", snap, tmp_path, config_dir)
     assert {"id": "ts_graphic", "field": "variations",
-            "message": "axis 'size' uses rule 'option_label', whose value differs per language"} in report["errors"]
+            "message": "axis 'size' uses rule 'option_label', whose value differs per language",
+            "action": "record skipped"} in report["errors"]
 
 
 def test_level_one_models_are_products_only_in_master_group_variation(snap: Path, tmp_path: Path,
@@ -110,6 +112,6 @@ def test_associations_to_products_the_pim_lacks_are_left_out(snap: Path, tmp_pat
         {"identifier": "NO-SUCH-PRODUCT", "quantity": 2}) if p["identifier"] == "BDL-OUTDOOR-STARTER" else None)
     report = run("full-import-master", snap, tmp_path / "master")
     assert {"id": "BDL-OUTDOOR-STARTER", "field": "associations",
-            "message": "'BUNDLE' targets left out: NO-SUCH-PRODUCT (not in the PIM)",
+            "message": "'BUNDLE' targets left out: NO-SUCH-PRODUCT (not in the PIM)", "action": "value dropped",
             "mapping": f"mappings/products.yaml:{line_of('bundles:')}:3"} in report["errors"]  # the setting to look at
     assert "NO-SUCH-PRODUCT" not in (tmp_path / "master" / MASTER / "catalog.xml").read_text()

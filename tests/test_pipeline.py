@@ -97,9 +97,10 @@ def test_clashing_ids_unknown_attributes_and_bad_values_are_reported(tmp_path: P
     report = json.loads((tmp_path / "out" / "latest" / "reports" / "full-import-master.json").read_text())
     assert report["counts"] == {"product_models": 1, "products": 2, "skipped": 1}
     assert report["errors"] == [
-        {"id": "X", "field": "code", "message": "a product has the same id; the product model is skipped"},
+        {"id": "X", "field": "code", "message": "a product has the same id; the product model is skipped",
+         "action": "record skipped"},
         {"id": "Y", "field": "name", "message": "values must be a list of {locale, scope, data} objects",
-         "mapping": f"mappings/products.yaml:{text.splitlines().index('  name: {from: name}') + 1}:10"}]
+         "action": "value dropped", "mapping": f"mappings/products.yaml:{text.splitlines().index('  name: {from: name}') + 1}:10"}]
     assert without_xsd_notes(report["warnings"]) == ["attribute 'mystery' is not in the PIM's attribute list: 1 value(s) not written"]
 
 

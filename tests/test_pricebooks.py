@@ -48,9 +48,10 @@ def test_malformed_prices_are_one_record_error_each_naming_the_mapping_line(tmp_
                 if text.startswith("attribute:"))
     where = f"mappings/prices.yaml:{line}:1"
     assert sorted(report["errors"], key=lambda e: e["message"]) == [
-        {"id": partly["identifier"], "field": "price", "message": "'abc' is not a number", "mapping": where},
+        {"id": partly["identifier"], "field": "price", "message": "'abc' is not a number", "action": "value dropped",
+         "mapping": where},
         {"id": broken["identifier"], "field": "price", "message": "expected a price collection [{amount, currency}]",
-         "mapping": where}]
+         "action": "value dropped", "mapping": where}]
     root = etree.parse(str(tmp_path / "out" / "latest" / "site-import" / "pricebooks" / "list-prices.xml")).getroot()
     priced = {t.get("product-id") for t in root.iterfind(".//p:price-table", NS)}
     assert partly["identifier"] in priced and broken["identifier"] not in priced  # its good prices are kept

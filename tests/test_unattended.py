@@ -440,11 +440,15 @@ def test_record_errors_are_grouped_with_a_count_and_examples() -> None:
     from transformer.report import RunReport
 
     report = RunReport("j", "t", "full")
-    report.errors = [{"id": f"p{i}", "field": "ean", "message": "too long"} for i in range(7)] + [
-        {"id": "q", "field": "name", "message": "not text", "mapping": "mappings/products.yaml:14:10"}]
+    dropped, skipped = "value dropped", "record skipped"
+    report.errors = [{"id": f"p{i}", "field": "ean", "message": "too long", "action": dropped} for i in range(7)] + [
+        {"id": "q", "field": "name", "message": "not text", "action": dropped, "mapping": "mappings/products.yaml:14:10"},
+        {"id": "r", "field": "ean", "message": "too long", "action": skipped}]
     assert report.as_dict()["error_groups"] == [
-        {"field": "ean", "message": "too long", "count": 7, "examples": ["p0", "p1", "p2", "p3", "p4"]},
-        {"field": "name", "message": "not text", "count": 1, "examples": ["q"], "mapping": "mappings/products.yaml:14:10"}]
+        {"field": "ean", "message": "too long", "action": dropped, "count": 7, "examples": ["p0", "p1", "p2", "p3", "p4"]},
+        {"field": "ean", "message": "too long", "action": skipped, "count": 1, "examples": ["r"]},
+        {"field": "name", "message": "not text", "action": dropped, "count": 1, "examples": ["q"],
+         "mapping": "mappings/products.yaml:14:10"}]
 
 
 def test_several_names_select_exclude_and_full_refresh(capsys, tmp_path: Path) -> None:

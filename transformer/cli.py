@@ -30,7 +30,7 @@ from .engines import ENGINES
 from .errors import ConfigError, Terminated, TransformerError
 from .http import RetryPolicy
 from .pipeline import run_jobs
-from .report import RunReport
+from .report import Progress, RunReport
 from .rules import DEFAULT_RULE_BY_TYPE, RULES
 from .scaffold import init
 from .sources.akeneo import AkeneoClient, Connection
@@ -258,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         parser().print_help()
         return 0
     say_retries()
+    Progress.silent = getattr(args, "quiet", False)
     in_main_thread = threading.current_thread() is threading.main_thread()  # signals go to the main thread only
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None  # stop as for Ctrl-C
     try:

@@ -18,17 +18,24 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+# What the run did about a record error, as its report entry says.
+VALUE_DROPPED = "value dropped"  # the record was written without this value
+RECORD_SKIPPED = "record skipped"  # the record was not written
+
+
 @dataclass(frozen=True)
 class RecordError:
-    """A problem with one record, reported in the run report; the record (or field) is skipped."""
+    """A problem with one record, reported in the run report; the value (or the whole record,
+    as `action` says) is left out and the run goes on."""
 
     record: str
     field: str
     message: str
     origin: Location | None = None  # the mapping line that produced the value
+    action: str = VALUE_DROPPED
 
     def as_dict(self) -> dict:
-        entry = {"id": self.record, "field": self.field, "message": self.message}
+        entry = {"id": self.record, "field": self.field, "message": self.message, "action": self.action}
         return entry | ({"mapping": str(self.origin)} if self.origin else {})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from collections import Counter
@@ -53,12 +54,13 @@ class RunReport:
         }
 
     def error_groups(self, examples: int = 5) -> list[dict]:
-        """The record errors by (field, message), most frequent first: 5,000 identical errors are
-        one line to read, with a few of the records and the mapping line that produced them."""
+        """The record errors by (field, message, action), most frequent first: 5,000 identical errors
+        are one line to read, with a few of the records and the mapping line that produced them."""
         groups: dict[tuple, dict] = {}
         for error in self.errors:
-            group = groups.setdefault((error.get("field"), error.get("message")), {
-                "field": error.get("field"), "message": error.get("message"), "count": 0, "examples": [],
+            key = (error.get("field"), error.get("message"), error.get("action"))
+            group = groups.setdefault(key, {
+                "field": key[0], "message": key[1], "action": key[2], "count": 0, "examples": [],
                 **({"mapping": error["mapping"]} if error.get("mapping") else {})})
             group["count"] += 1
             if len(group["examples"]) < examples:
@@ -98,27 +100,47 @@ class RunSummary:
 
 class Progress:
     """A one-line progress display on a terminal; off a terminal (CI logs), a plain line every
-    `heartbeat` seconds, so a long job shows it is alive."""
+    `heartbeat` seconds, so a long task shows it is alive. `total` may be unknown (None: no time
+    left is shown) or an estimate (`estimated`: shown as `~N`); `advance(n, part)` also tallies
+    `part` (an endpoint, a file), shown beside the total."""
 
-    def __init__(self, label: str, total: int, stream=sys.stderr, heartbeat: float = 30.0):
+    silent = False  # --quiet: only warnings and errors
+
+    def __init__(self, label: str, total: int | None = None, stream=sys.stderr, heartbeat: float = 30.0,
+                 unit: str = "records", estimated: bool = False):
         self.label, self.total, self.stream, self.heartbeat = label, total, stream, heartbeat
+        self.unit, self.estimated = unit, estimated
         self.enabled = stream.isatty()
         self.started = self.shown = time.monotonic()
         self.done = 0
+        self.parts: Counter = Counter()
+        self.written = False  # a line is on the terminal, to clear at the end
 
-    def advance(self, count: int = 1) -> None:
+    def advance(self, count: int = 1, part: str | None = None) -> None:
         self.done += count
+        if part is not None:
+            self.parts[part] += count
         now = time.monotonic()
-        if now - self.shown < (0.2 if self.enabled else self.heartbeat):
+        if self.silent or now - self.shown < (0.2 if self.enabled else self.heartbeat):
             return
         self.shown = now
-        rate = self.done / max(now - self.started, 1e-9)
-        left = f", {(self.total - self.done) / rate:.0f} s left" if rate and self.total > self.done else ""
-        line = f"{self.label}: {self.done}/{self.total} records ({rate:,.0f}/s{left})"
-        self.stream.write(f"\r{line}" if self.enabled else f"{line}\n")
+        line = self.line(now)
+        if self.enabled:  # a line wider than the terminal would wrap, and \r rewrite only its end
+            line = line[:shutil.get_terminal_size().columns - 1]
+        self.stream.write(f"\r{line}\033[K" if self.enabled else f"{line}\n")
         self.stream.flush()
+        self.written = self.enabled
+
+    def line(self, now: float) -> str:
+        rate = self.done / max(now - self.started, 1e-9)
+        total = f"/{'~' if self.estimated else ''}{self.total:,}" if self.total else ""
+        largest = sorted(self.parts.most_common(3), key=lambda part: list(self.parts).index(part[0]))
+        parts = f" [{', '.join(f'{part} {n:,}' for part, n in largest)}]" if len(self.parts) > 1 else ""
+        left = f", {(self.total - self.done) / rate:.0f} s left" if rate and self.total and self.total > self.done else ""
+        return f"{self.label}: {self.done:,}{total} {self.unit}{parts} ({rate:,.0f}/s{left})"
 
     def close(self) -> None:
-        if self.enabled:
+        if self.written:
+            self.written = False
             self.stream.write("\r\033[K")
             self.stream.flush()

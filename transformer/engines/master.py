@@ -11,10 +11,10 @@ from typing import Iterator
 
 from markupsafe import Markup
 
+from ..errors import RECORD_SKIPPED
 from ..map.assets import AssetAttributes
 from ..map.products import shows_associations
 from ..parallel import batched, ordered_map
-from ..report import Progress
 from ..settings import Config
 from ..store import Store
 from .read import catalog_count, catalog_rows, gone_products, main_media_from, product_mapper
@@ -92,7 +92,7 @@ def master_catalog(run: JobRun) -> None:
     run.time("setup", started)
     clashes = store.shared_codes("product-models", "products")
     for code in clashes:
-        run.record_error(code, "code", "a product has the same id; the product model is skipped")
+        run.record_error(code, "code", "a product has the same id; the product model is skipped", action=RECORD_SKIPPED)
     shows = shows_associations(mapping)
     total = catalog_count(store, mapping, run.since, shows, chunks.selection)
     gone = gone_products(store, mapping, chunks.selection, run.written_up_to)
@@ -101,7 +101,7 @@ def master_catalog(run: JobRun) -> None:
         results = ordered_map(_product_chunk, batches, run.workers, _start_worker, setup)
     else:
         results = map(chunks, batches)
-    progress = Progress(run.job.id, total)
+    run.progress.total = total + len(gone)
     unknown: Counter = Counter()
 
     def records() -> Iterator[object]:
@@ -111,7 +111,7 @@ def master_catalog(run: JobRun) -> None:
             unknown.update(result["unknown"])
             for stage, seconds in result["timings"].items():
                 report.timings[stage] = report.timings.get(stage, 0.0) + seconds
-            progress.advance(sum(result["counts"].values()))
+            run.progress.advance(sum(result["counts"].values()))
             if result["xml"]:
                 yield Markup(result["xml"])
         for code in gone:  # deleted in the PIM since the last successful run
@@ -119,10 +119,7 @@ def master_catalog(run: JobRun) -> None:
         if gone:
             report.counts["deleted_in_pim"] += len(gone)
 
-    try:
-        run.write(OUTPUT, records())
-    finally:
-        progress.close()
+    run.write(OUTPUT, records())
     if clashes:
         report.counts["skipped"] += len(clashes)
     for code, n in sorted(unknown.items()):

@@ -14,10 +14,10 @@ from typing import Iterable, Iterator
 from markupsafe import Markup
 
 from .. import __version__, xsd
-from ..errors import InvalidOutput, Location, RecordError, TransformerError
+from ..errors import VALUE_DROPPED, InvalidOutput, Location, RecordError, TransformerError
 from ..package import link_files, write_validated
 from ..render import RecordRenderer, environment, render_document
-from ..report import RunReport
+from ..report import Progress, RunReport
 from ..settings import Config, Job, Output
 from ..store import Store
 
@@ -91,6 +91,11 @@ class JobRun:
 
     # -- what to write ---------------------------------------------------------------------
 
+    @cached_property
+    def progress(self) -> Progress:
+        """The job's live progress: records rendered (an engine that knows how many sets `total`)."""
+        return Progress(self.job.id)
+
     def write(self, output: str, records: Iterable[object] = (), **context) -> None:
         """Render the document of `output` around `records` (view models, or XML fragments already
         rendered by workers), streaming it to its file while the XSD validator reads the same
@@ -106,6 +111,8 @@ class JobRun:
         except InvalidOutput as exc:  # which templates wrote it: where to look
             templates = ", ".join(f"templates/{t}" for t in [spec.template, *spec.record_templates.values()])
             raise InvalidOutput(f"{exc}\n  written by {templates}") from None
+        finally:
+            self.progress.close()
         validated = xsd.validating()
         if not validated and NOT_VALIDATED not in self.report.warnings:
             self.warn(NOT_VALIDATED)
@@ -120,7 +127,11 @@ class JobRun:
             self._renderers[output] = record_renderer(self.config, self._output(output))
         render = self._renderers[output]
         for view in views:
-            yield view if isinstance(view, Markup) else render(view)
+            if isinstance(view, Markup):
+                yield view
+            else:
+                self.progress.advance()
+                yield render(view)
 
     def write_binaries(self) -> None:
         """Place the binaries the store keeps (downloaded by the pulls, copied from snapshots) in the
@@ -135,9 +146,11 @@ class JobRun:
 
     # -- what to report --------------------------------------------------------------------
 
-    def record_error(self, record: str, field: str, message: str, origin: Location | None = None) -> None:
-        """A bad record (or field), left out of the output: one entry in the report."""
-        self.report.errors.append(RecordError(record, field, message, origin).as_dict())
+    def record_error(self, record: str, field: str, message: str, origin: Location | None = None,
+                     action: str = VALUE_DROPPED) -> None:
+        """A bad value (or, `action=RECORD_SKIPPED`, a bad record), left out of the output: one entry
+        in the report."""
+        self.report.errors.append(RecordError(record, field, message, origin, action).as_dict())
 
     def warn(self, message: str) -> None:
         self.report.warnings.append(message)

@@ -6,6 +6,7 @@ import json
 from typing import Iterator
 
 from ..map.variations import MasterView, VariationMapper, axes_of
+from ..errors import RECORD_SKIPPED
 from ..rules import RuleError
 from ..sfcc import product_id_problem
 from ..store import Store
@@ -37,7 +38,8 @@ def variations(run: JobRun) -> None:
                 continue
             family_variant = family_variants.get(root.get("family_variant"))
             if family_variant is None:
-                run.record_error(root["code"], "family_variant", f"family variant '{root.get('family_variant')}' is not in the PIM")
+                run.record_error(root["code"], "family_variant", f"family variant '{root.get('family_variant')}' is not in the PIM",
+                                 action=RECORD_SKIPPED)
                 continue
             children = store.children("product-models", root["code"])
             below = [p for p in store.children("products", root["code"]) + [
@@ -46,7 +48,7 @@ def variations(run: JobRun) -> None:
             try:
                 view, left_out = mapper.map(root, axes_of(family_variant), children, below)
             except RuleError as exc:
-                run.record_error(root["code"], "variations", str(exc))
+                run.record_error(root["code"], "variations", str(exc), action=RECORD_SKIPPED)
                 continue
             for variant, why in left_out:
                 run.record_error(variant, "variations", f"not a variant of {root['code']}: {why}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from ..endpoints import SELECT_TYPES
-from ..errors import ConfigError, ConfigProblem, Location, RecordError, hint
+from ..errors import RECORD_SKIPPED, ConfigError, ConfigProblem, Location, RecordError, hint
 from ..pim import associated
 from ..rules import DEFAULT_RULE_BY_PROPERTY, DEFAULT_RULE_BY_TYPE, RULES, Attribute, Rule, RuleContext, RuleError
 from ..settings import ProductMapping, Site
@@ -243,10 +243,11 @@ class ProductMapper:
         record_id = item.get("code") if is_model else item.get("identifier")
         problem = product_id_problem(record_id)
         if problem:
-            return None, [RecordError(str(record_id), "identifier", problem)]
+            return None, [RecordError(str(record_id), "identifier", problem, action=RECORD_SKIPPED)]
         errors: list[RecordError] = []
         if not isinstance(item.get("values") or {}, dict):
-            return None, [RecordError(record_id, "values", "values must be an object of attribute codes")]
+            return None, [RecordError(record_id, "values", "values must be an object of attribute codes",
+                                       action=RECORD_SKIPPED)]
         values = self.values_of(item)
         view = ProductView(record_id, is_model, dict(self.constants))
         computed: dict[int, dict] = {}  # per source plan: a source read by two fields is read once

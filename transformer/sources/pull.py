@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from ..endpoints import ENDPOINTS, Endpoint
 from ..errors import JobSkipped, SourceError
+from ..report import Progress
 from ..settings import Job, Source
 from ..store import Store, utc_now
 from .akeneo import AkeneoClient
@@ -81,9 +82,15 @@ def pull(client: AkeneoClient, store: Store, sources: tuple[Source, ...], *, sin
         wanted.setdefault(ENDPOINTS["families"], None)  # to split product reads by family
     if any(HOLDERS.get(s.endpoint.name) is MEDIA_FILES for s in downloads) and not store.count("attributes"):
         wanted.setdefault(ENDPOINTS["attributes"], None)  # their types say which values are media codes
-    for depth in sorted({_depth(e) for e in wanted}):
-        level = [(endpoint, source) for endpoint, source in wanted.items() if _depth(endpoint) == depth]
-        _pull_level(client, store, level, since, report)
+    # A full read finds about what the last one found: the estimate of the total.
+    expected = sum(store.count(endpoint.name) for endpoint in wanted)
+    progress = Progress("pull", None if since is not None else expected or None, unit="items", estimated=True)
+    try:
+        for depth in sorted({_depth(e) for e in wanted}):
+            level = [(endpoint, source) for endpoint, source in wanted.items() if _depth(endpoint) == depth]
+            _pull_level(client, store, level, since, report, progress)
+    finally:
+        progress.close()
     _download_all(client, store, downloads, report)
     return report
 
@@ -104,7 +111,8 @@ def _depth(endpoint: Endpoint) -> int:
     return 0 if endpoint.owner is None else 1 + _depth(ENDPOINTS[endpoint.owner])
 
 
-def _pull_level(client: AkeneoClient, store: Store, level, since: str | None, report: PullReport) -> None:
+def _pull_level(client: AkeneoClient, store: Store, level, since: str | None, report: PullReport,
+                progress: Progress) -> None:
     reads, listings, generations, complete = [], [], {}, set()
     identifier = store.identifier_attribute()
     for endpoint, source in level:
@@ -123,11 +131,12 @@ def _pull_level(client: AkeneoClient, store: Store, level, since: str | None, re
             if differential and identifier:
                 listing = _params(endpoint, source, None, split) | {"attributes": identifier}
                 listings += [_Read(endpoint, parent, tuple(sorted(listing.items())), True) for parent in parents]
-    _run_reads(client, store, reads, generations, report)
+    _run_reads(client, store, reads, generations, report, progress)
     for endpoint, _ in level:
         report.items[endpoint.name] = store.count_pulled(endpoint.name, generations[endpoint])
     sources = {endpoint: source for endpoint, source in level}
-    _read_again(client, store, _run_reads(client, store, listings, generations, report), sources, generations, report)
+    changed = _run_reads(client, store, listings, generations, report, progress)
+    _read_again(client, store, changed, sources, generations, report)
     for endpoint, _ in level:
         store.forget_cursors(endpoint.name)  # every read of the level is complete
         if endpoint in complete and (gone := store.forget_unseen(endpoint.name, generations[endpoint])):
@@ -207,8 +216,8 @@ def _params(endpoint: Endpoint, source: Source | None, since: str | None, family
     return params
 
 
-def _run_reads(client: AkeneoClient, store: Store, reads: list[_Read], generations: dict, report: PullReport
-               ) -> list[tuple[Endpoint, str, str]]:
+def _run_reads(client: AkeneoClient, store: Store, reads: list[_Read], generations: dict, report: PullReport,
+               progress: Progress) -> list[tuple[Endpoint, str, str]]:
     """Read concurrently, write here: SQLite stays on this thread, pages flow through a bounded queue.
     Returns (endpoint, parent, code) of the items identifier-only reads showed changed or new."""
     pages: queue.Queue = queue.Queue(maxsize=2 * client.concurrency)
@@ -250,6 +259,7 @@ def _run_reads(client: AkeneoClient, store: Store, reads: list[_Read], generatio
                 stop.set()
             elif failure is None:
                 changed += _write_page(store, one, items, next_url, generations[one.endpoint], report)
+                progress.advance(len(items), one.endpoint.name)
     except BaseException:
         # Ctrl-C or SIGTERM: readers stop at their next page; one waiting on a silent PIM is left behind.
         stop.set()

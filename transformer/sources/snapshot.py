@@ -20,6 +20,7 @@ from typing import Iterator
 
 from ..endpoints import Endpoint, endpoint_for_path
 from ..errors import SourceError
+from ..report import Progress
 from ..store import Store
 from .media import KINDS, copier, sync_binaries
 
@@ -54,6 +55,7 @@ def load_snapshot(directory: Path, store: Store) -> Loaded:
 def _load(directory: Path, found: list, store: Store) -> Loaded:
     result = Loaded()
     generation = time.time_ns()  # like a full pull: what the snapshot lacks is gone
+    progress = Progress(f"load {directory.name}", unit="items")
     for path, (endpoint, parent) in found:
         nameless = 0
         for batch in _batches(_items(path)):
@@ -61,8 +63,10 @@ def _load(directory: Path, found: list, store: Store) -> Loaded:
             nameless += len(batch) - len(rows)
             store.put_many(endpoint.name, rows, generation)
             result.items[endpoint.name] = result.items.get(endpoint.name, 0) + len(rows)
+            progress.advance(len(batch), endpoint.name)
         if nameless:
             result.warnings.append(f"{path.relative_to(directory)}: {nameless} item(s) without '{endpoint.key}' skipped")
+    progress.close()
     for kind, count in result.items.items():
         store.forget_unseen(kind, generation)
         stored = store.count(kind)
