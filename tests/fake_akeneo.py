@@ -502,7 +502,9 @@ def _decode(token: str) -> str:
         raise ApiError(422, "Invalid search_after value.") from None
 
 
-class _Server(ThreadingHTTPServer):
+class TracksConnections:
+    """A threading server that can cut its open connections (else pooled clients would still get answers)."""
+
     daemon_threads = True
     block_on_close = False  # idle keep-alive handler threads must not block stop()
 
@@ -525,6 +527,8 @@ class _Server(ThreadingHTTPServer):
             except OSError:
                 pass
 
+
+class _Server(TracksConnections, ThreadingHTTPServer):
     def handle_error(self, request, client_address):
         if not isinstance(sys.exc_info()[1], ConnectionError):  # clients hanging up are expected, bugs are not
             super().handle_error(request, client_address)

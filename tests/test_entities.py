@@ -43,7 +43,7 @@ def test_a_malformed_record_value_is_reported_and_the_record_kept(tmp_path: Path
     assert main(["run", "4", "--snapshot", str(snap), "--out", str(tmp_path / "out"), "--config", str(ROOT)]) == 0
     report = json.loads((tmp_path / "out" / "latest" / "reports" / "entity-import.json").read_text())
     record_id = f"akeneo_entity_brand_{records[0]['code']}"
-    assert [(e["id"], e["field"]) for e in report["errors"]] == [(record_id, "broken")]
+    assert [(e["id"], e["field"]) for e in report["errors"]] == [(record_id, "values.broken")]
     root = etree.parse(str(tmp_path / "out" / "latest" / "site-import/libraries/akeneo-shared-library/library.xml")).getroot()
     text = root.find(f".//l:custom-attribute[@attribute-id='{record_id}']", NS).text
     assert json.loads(text)["values"]["label"] and "broken" not in json.loads(text)["values"]

@@ -100,7 +100,7 @@ def test_a_malformed_image_value_is_reported_and_the_other_images_kept(tmp_path:
     assert main(["run", "full-master-image", "--snapshot", str(snap), "--out", str(tmp_path / "out"),
                  "--config", str(ROOT)]) == 0
     report = json.loads((tmp_path / "out" / "latest" / "reports" / "full-master-image.json").read_text())
-    assert [(e["id"], e["field"]) for e in report["errors"]] == [(product["identifier"], "main_image")]
+    assert [(e["id"], e["field"]) for e in report["errors"]] == [(product["identifier"], "values.main_image")]
     root = etree.parse(str(tmp_path / "out" / IMAGES)).getroot()
     paths = root.xpath(f"//c:product[@product-id='{product['identifier']}']//c:image/@path", namespaces=NS)
     assert paths and all(path.startswith("assets/") for path in paths)  # its packshots are still there

@@ -99,7 +99,7 @@ def test_clashing_ids_unknown_attributes_and_bad_values_are_reported(tmp_path: P
     assert report["errors"] == [
         {"id": "X", "field": "code", "message": "a product has the same id; the product model is skipped",
          "action": "record skipped"},
-        {"id": "Y", "field": "name", "message": "values must be a list of {locale, scope, data} objects",
+        {"id": "Y", "field": "values.name", "message": "expected a list of {locale, scope, data} objects, got text, dropped",
          "action": "value dropped", "mapping": f"mappings/products.yaml:{text.splitlines().index('  name: {from: name}') + 1}:10"}]
     assert without_xsd_notes(report["warnings"]) == ["attribute 'mystery' is not in the PIM's attribute list: 1 value(s) not written"]
 

@@ -100,8 +100,8 @@ def test_a_terminal_sees_the_load_the_pull_and_the_jobs_move(snapshot: Path, tmp
     lines = progress_lines(shown, "pull")
     # The store held the snapshot: the total is what it held, marked as an estimate, per endpoint.
     assert lines and re.match(r"pull: [\d,]+/~[\d,]+ items \[.*products [\d,]+.*\] \(", lines[-1]), shown
-    shown_total = int(re.match(r"pull: [\d,]+/~([\d,]+)", lines[-1]).group(1).replace(",", ""))
-    assert all(int(line.split()[1].split("/")[0].replace(",", "")) <= shown_total for line in lines)
+    read = [int(line.split()[1].split("/")[0].replace(",", "")) for line in lines]
+    assert read == sorted(read) and read[-1] > 6000 * 0.5, lines  # it moves, and most of the products show
 
     out = tmp_path / "out"
     code, shown = on_terminal("run", "full-import-master", "--offline", "--store", store, "--out", out,

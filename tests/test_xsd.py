@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,23 @@ def test_an_invalid_output_names_its_templates(capsys, config_dir: Path, tmp_pat
     assert code == 1 and "does not validate against the SFCC XSD" in err and "bogus" in err
     assert "line 0" not in err  # a streaming parser's schema errors carry no line: none is made up
     assert "written by templates/catalog/master.xml.j2, templates/catalog/product.xml.j2" in err
+
+
+@pytest.mark.xsd
+def test_an_invalid_output_names_the_record_and_its_line(capsys, config_dir: Path, tmp_path: Path) -> None:
+    from transformer.cli import main
+
+    template = config_dir / "templates" / "catalog" / "product.xml.j2"
+    bad = "SH-TRAIL-RUNNER-EU41"  # one product in the middle of the catalog
+    template.write_text(template.read_text().replace(
+        "</product>", f'{{% if record.id == "{bad}" %}}<bogus/>{{% endif %}}</product>', 1))
+    code = main(["run", "full-import-master", "--demo", "--config", str(config_dir), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1 and "bogus" in err
+    where = re.search(r"at line (\d+), in <product product-id=\"([^\"]+)\">", err)
+    assert where and where.group(2) == bad, err
+    rendered = main(["run", "full-import-master", "--demo", "--out", str(tmp_path / "good")])  # the shipped templates
+    assert rendered == 0
+    lines = (tmp_path / "good" / "latest" / "site-import" / "catalogs" / "akeneo-master" / "catalog.xml").read_text().splitlines()
+    start = next(n for n, text in enumerate(lines, 1) if f'product-id="{bad}"' in text)
+    assert start < int(where.group(1)) < start + 200  # within that product

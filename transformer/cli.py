@@ -196,6 +196,9 @@ def pim_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
                          help="no PIM request, nor retry, after this long: a PIM that never answers ends the command "
                               "here (default: none)")
+    command.add_argument("--read-timeout", type=float, default=60.0, metavar="SECONDS",
+                         help="how long one PIM request may wait for the next bytes of its answer before it is tried "
+                              "again (default: 60)")
 
 
 def xsd_options(command: argparse.ArgumentParser) -> None:
@@ -453,6 +456,8 @@ def say_job(args, report: RunReport, folder: Path, prefix: str) -> None:
     where = folder / "reports" / f"{report.job}.json"
     if report.errors:
         say(args, f"  {len(report.errors)} record error(s), see {where}")
+    for warning in (report.pull or {}).get("warnings", []):
+        say(args, f"  warning: {warning}", error=True)
     if failed_downloads := len((report.pull or {}).get("download_errors", [])):
         say(args, f"  {failed_downloads} download(s) failed: their files are not in the archive, see {where}")
 
@@ -540,7 +545,8 @@ def client(args, dotenv: Path | None = None) -> AkeneoClient:
     policy = RetryPolicy(budget=getattr(args, "retry_budget", RetryPolicy.budget),
                          deadline=time.monotonic() + deadline if deadline else None)
     return AkeneoClient(Connection.from_env(dotenv=dotenv or args.config / ".env"),
-                        concurrency=getattr(args, "concurrency", 4), retry=policy)
+                        concurrency=getattr(args, "concurrency", 4), retry=policy,
+                        timeout=(10.0, getattr(args, "read_timeout", 60.0)))
 
 
 def cmd_pull(args) -> int:
@@ -556,6 +562,8 @@ def cmd_pull(args) -> int:
             print(f"{job.id}: {items or 'nothing new'}"
                   + (f"; {pulled['downloaded']} files downloaded, {pulled['unchanged']} unchanged" if pulled["downloaded"] or pulled["unchanged"] else "")
                   + (f"; {len(pulled['download_errors'])} downloads failed" if pulled["download_errors"] else ""))
+            for warning in pulled["warnings"]:
+                print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

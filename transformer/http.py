@@ -106,7 +106,26 @@ def request(session: requests.Session, method: str, url: str, timeout: tuple[flo
     if response.status_code in RETRY_STATUSES:
         response.close()
         raise Retryable(f"HTTP {response.status_code}", retry_after(response))
+    if not kwargs.get("stream") and method != "HEAD" and short(response):
+        raise Retryable("the answer was cut short (fewer bytes than announced)")
     return response
+
+
+def short(response: requests.Response) -> bool:
+    """Whether fewer bytes came than the Content-Length announced. urllib3 2 raises on such a
+    body (ChunkedEncodingError above), but urllib3 1.x, which requests still accepts, hands over what came:
+    a JSON page would then fail to parse, any other body would be taken whole. `raw.tell()` counts the
+    bytes read from the wire, before any Content-Encoding is undone."""
+    try:
+        announced = int(response.headers["Content-Length"])
+    except (KeyError, ValueError):
+        return False  # chunked, or a length no one can check
+    if response.status_code in (204, 304) or response.status_code < 200:
+        return False  # these have no body whatever the header says
+    try:
+        return response.raw.tell() < announced
+    except (AttributeError, TypeError):
+        return False  # not a urllib3 response (a test double)
 
 
 def retry_after(response: requests.Response) -> float | None:

@@ -13,7 +13,8 @@ from pathlib import Path
 from time import perf_counter
 from typing import Iterable, Iterator
 
-from .xsd import StreamValidator
+from .errors import InvalidOutput
+from .xsd import StreamValidator, where_invalid
 
 BUFFER = 1 << 16
 
@@ -38,6 +39,9 @@ def write_validated(path: Path, chunks: Iterable[str], timings: dict[str, float]
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except InvalidOutput as exc:  # what was written so far holds the error: say where
+        where = where_invalid(temporary) if temporary.is_file() else None
+        raise InvalidOutput(f"{exc}\n  at {where}" if where else str(exc)) from None
     finally:
         temporary.unlink(missing_ok=True)
     if timings is not None:

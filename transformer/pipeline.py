@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import sqlite3
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from time import perf_counter
@@ -19,6 +22,7 @@ from typing import Callable
 
 from .engines.run import JobRun
 from .errors import JobSkipped
+from .html_report import write_html
 from .package import point_latest, zip_archive
 from .report import RunReport, RunSummary
 from .settings import Config, Job
@@ -45,16 +49,18 @@ def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | 
     complete, or (`commit=False`: it is to be delivered first) left staged for `Store.commit_run`.
     `progress(number, of, job id, report)` is told as each job starts (report None) and ends.
     `run.json` in the folder says what the run was (`context`: the command line, config, store, PIM)
-    and how it ended, whatever happened. `jobs`: the job ids to run, when the CLI chose them (several
-    names, --select, --exclude); `full_refresh`: differential jobs write everything."""
+    and how it ended, whatever happened; `report.html` shows it in a browser. `jobs`: the job ids to
+    run, when the CLI chose them (several names, --select, --exclude); `full_refresh`: differential
+    jobs write everything."""
     workers = workers or os.cpu_count() or 1
     job_ids = jobs or config.resolve(name)
     run_id = new_run_id()
     folder = out / run_id
     folder.mkdir(parents=True)
-    for stale in store.begin_run(run_id, name):  # killed: its half-written files are debris
-        for debris in (out / stale).rglob(".*.tmp"):
-            debris.unlink(missing_ok=True)
+    for stale in store.begin_run(run_id, name):  # killed: its files are debris
+        sweep_killed(out / stale)
+    for debris in out.glob(".latest.*.tmp"):
+        debris.unlink(missing_ok=True)
     reports: list[RunReport] = []
     summary = RunSummary(run_id, name, dict(context or {}), reports)
     try:
@@ -70,12 +76,32 @@ def run_jobs(config: Config, name: str, store: Store, out: Path, workers: int | 
     except BaseException as exc:
         summary.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         summary.reason = str(exc) or type(exc).__name__
-        store.fail_run(run_id, summary.status)
+        try:
+            store.fail_run(run_id, summary.status)
+        except sqlite3.Error:  # the next run finds it `running`, sweeps it and marks it interrupted
+            pass
+        if summary.status == "interrupted":  # as if killed: what it wrote is never to be delivered
+            sweep_killed(folder)
+            summary.archive = None
         raise
     finally:
         summary.write(folder / "run.json")
+        try:  # the page is for reading; run.json is the record: a failure here never hides the run's own
+            write_html(summary, folder / "report.html")
+        except Exception as exc:  # noqa: BLE001 - said, and the run ends as it would have
+            sys.stderr.write(f"warning: {folder / 'report.html'} not written: {str(exc) or type(exc).__name__}\n")
         point_latest(out, folder)
     return reports
+
+
+def sweep_killed(folder: Path) -> None:
+    """The folder of a run that was stopped (a signal) or whose process died: its half-written files
+    go, and so do the outputs and the archive it wrote (its state was never committed: they must not
+    be delivered); its reports stay, to say how far it came."""
+    for debris in folder.rglob(".*.tmp"):
+        debris.unlink(missing_ok=True)
+    shutil.rmtree(folder / "site-import", ignore_errors=True)
+    (folder / f"{folder.name}.zip").unlink(missing_ok=True)
 
 
 def _run_job(config: Config, job: Job, store: Store, folder: Path, workers: int, prepare: Prepare | None,

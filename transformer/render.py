@@ -13,9 +13,10 @@ import jinja2
 from markupsafe import Markup
 
 
-def environment(templates: Path) -> jinja2.Environment:
+def environment(templates: Path | jinja2.BaseLoader) -> jinja2.Environment:
+    """The one Jinja setup: the config folder's templates, or another loader's (the HTML report's)."""
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates)),
+        loader=templates if isinstance(templates, jinja2.BaseLoader) else jinja2.FileSystemLoader(str(templates)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

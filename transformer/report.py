@@ -106,8 +106,9 @@ class Progress:
 
     silent = False  # --quiet: only warnings and errors
 
-    def __init__(self, label: str, total: int | None = None, stream=sys.stderr, heartbeat: float = 30.0,
+    def __init__(self, label: str, total: int | None = None, stream=None, heartbeat: float = 30.0,
                  unit: str = "records", estimated: bool = False):
+        stream = stream or sys.stderr  # the one of now, not of when this module was imported
         self.label, self.total, self.stream, self.heartbeat = label, total, stream, heartbeat
         self.unit, self.estimated = unit, estimated
         self.enabled = stream.isatty()

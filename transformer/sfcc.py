@@ -85,6 +85,8 @@ def product_id_problem(product_id: object) -> str | None:
     """Why SFCC would refuse this product id, or None when it is fine."""
     if not isinstance(product_id, str) or not product_id:
         return "product id is empty"
+    if xml_safe(product_id) != product_id:
+        return "product id contains characters XML cannot carry"
     if product_id != product_id.strip():
         return "product id has leading or trailing whitespace"
     if "\n" in product_id or "\r" in product_id:
@@ -93,8 +95,6 @@ def product_id_problem(product_id: object) -> str | None:
         return "product id contains a tab (XML would read it as a space)"
     if len(product_id) > PRODUCT_ID_MAX:
         return f"product id is {len(product_id)} characters long, SFCC allows {PRODUCT_ID_MAX}"
-    if xml_safe(product_id) != product_id:
-        return "product id contains characters XML cannot carry"
     return None
 
 
@@ -126,24 +126,38 @@ def camel(code: str) -> str:
     return first + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+ID_MAX = 256  # characters of an attribute, content or category id (metadata.xsd, library.xsd, catalog.xsd)
+_NOT_ID = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def safe_id(text: str) -> str:
+    """`text` as an SFCC id: itself when it is one (letters, digits, `_`, `.`, `-`, at most ID_MAX
+    characters, as Akeneo codes are), else the other characters made `_`, cut to length, with a short
+    hash of `text` so that ids stay apart and the same on every run."""
+    if len(text) <= ID_MAX and not _NOT_ID.search(text):
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{_NOT_ID.sub('_', text)[:ID_MAX - len(digest) - 1]}_{digest}"
+
+
 def custom_attribute_id(attribute: str) -> str:
     """The custom attribute a PIM attribute is written to: `size_eu` -> `akeneo_sizeEu`."""
-    return f"akeneo_{camel(attribute)}"
+    return safe_id(f"akeneo_{camel(attribute)}")
 
 
 def asset_attribute_id(asset: str, attribute: str) -> str:
     """The product custom attribute of one asset's media: (`notice_chair`, `document`) -> `akeneo_noticeChair_document`."""
-    return f"akeneo_{camel(asset)}_{camel(attribute)}"
+    return safe_id(f"akeneo_{camel(asset)}_{camel(attribute)}")
 
 
 def entity_content_id(entity: str) -> str:
     """The content asset of a reference entity: `brand` -> `akeneo_entity_brand`."""
-    return f"akeneo_entity_{entity}"
+    return safe_id(f"akeneo_entity_{entity}")
 
 
 def record_attribute_id(entity: str, record: str) -> str:
     """The content attribute of one record: (`brand`, `nordvik`) -> `akeneo_entity_brand_nordvik`."""
-    return f"{entity_content_id(entity)}_{record}"
+    return safe_id(f"akeneo_entity_{entity}_{record}")
 
 
 # -- file names in the archive ---------------------------------------------------------------

@@ -14,13 +14,14 @@ import math
 import os
 import re
 import sqlite3
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import StoreError
 from .pim import references
+from .shapes import DROPPED, safe_item
 
 FORMAT = 3  # bumped whenever the tables change
 
@@ -166,6 +167,17 @@ def _stored_json(item: dict) -> str:
     return _LONE_SURROGATE.sub("\ufffd", data)
 
 
+def _in_cycle(code: str, parents: dict[str, str | None]) -> bool:
+    """Whether following the parents from `code` comes back to it."""
+    seen, current = set(), parents.get(code)
+    while current is not None and current in parents and current not in seen:
+        if current == code:
+            return True
+        seen.add(current)
+        current = parents[current]
+    return current == code
+
+
 def _finite(value: object) -> object:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
@@ -235,6 +247,7 @@ class Store:
         """`read_only`: look without changing anything (the file must exist, in this format)."""
         self.path = Path(path)
         self._depth = 0  # nested transactions
+        self.reshaped: dict[str, list[tuple[str, list[str]]]] = {}  # kind -> (code, what was dropped) put so far
         if read_only:
             return self._open_read_only()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -310,7 +323,10 @@ class Store:
         rows, refs = [], []
         collections = self._asset_collections() if kind in REFERRING else None
         for parent, code, item in items:
-            item = {k: v for k, v in item.items() if k != "_links"}  # links change with paging, not with the item
+            # Links change with paging, not with the item; what has not the API's shape is dropped.
+            item = safe_item(kind, {k: v for k, v in item.items() if k != "_links"})
+            if DROPPED in item:
+                self.reshaped.setdefault(kind, []).append((code, item[DROPPED]))
             data = _stored_json(item)
             updated = item.get("updated") if isinstance(item.get("updated"), str) else None
             code, parent, updated = (_LONE_SURROGATE.sub("\ufffd", t) if t else t for t in (code, parent, updated))
@@ -531,7 +547,12 @@ class Store:
 
     def iter_raw(self, kind: str) -> Iterator[tuple[str, str]]:
         """Stream (code, stored JSON text) of one kind in code order (workers parse it themselves)."""
-        yield from self.db.execute("SELECT code, data FROM entities WHERE kind = ? ORDER BY parent, code", (kind,))
+        rows = self.db.execute("SELECT code, data FROM entities WHERE kind = ? ORDER BY parent, code", (kind,))
+        try:
+            yield from rows
+        finally:  # a run stopped mid-stream closes the store before this generator is collected
+            with suppress(sqlite3.ProgrammingError):
+                rows.close()
 
     def children(self, kind: str, model: str) -> list[dict]:
         """The items of `kind` (products, product models) whose parent is the product model `model`."""
@@ -553,6 +574,27 @@ class Store:
         subs = [code for (code,) in self.db.execute(by_parent.format("code"), ("product-models", model))]
         return any(self.db.execute(by_parent.format("1") + " AND json_extract(data, '$.enabled') = 1 LIMIT 1",
                                    ("products", code)).fetchone() for code in [model, *subs])
+
+    def repair_model_tree(self) -> None:
+        """Akeneo models have two levels: a model whose parent is not a root model in the store
+        (itself, a model of a cycle, a sub-model, or none at all) becomes a root, its parent dropped
+        as a value of another shape is (`reshaped`), so that no job walks a cycle."""
+        parents = dict(self.db.execute("SELECT code, json_extract(data, '$.parent') FROM entities"
+                                       " WHERE kind = 'product-models'"))
+        roots = {code for code, parent in parents.items() if parent is None or parent not in parents
+                 or _in_cycle(code, parents)}
+        roots |= {code for code, parent in parents.items() if parent not in roots}  # below a sub-model
+        broken = [code for code in roots if parents[code] is not None]
+        if not broken:
+            return
+        with self.transaction():
+            for parent, code, data, pulled in self.db.execute(
+                    "SELECT parent, code, data, pulled FROM entities WHERE kind = 'product-models' AND code IN"
+                    " (SELECT value FROM json_each(?)) ORDER BY code", (json.dumps(broken),)).fetchall():
+                item = json.loads(data)
+                problem = f"parent: {item['parent']!r} is not a root product model (Akeneo models have two levels)"
+                item["parent"], item[DROPPED] = None, [*item.get(DROPPED, ()), problem]
+                self._put("product-models", [(parent, code, item)], pulled)
 
     def sub_model_codes(self) -> set[str]:
         """Codes of the level-1 product models (those with a parent)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from copy import deepcopy
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -135,6 +136,7 @@ class StreamValidator:
     def __init__(self, name: str):
         self.name = name
         self.parser: etree.XMLPullParser | None = None
+        etree.clear_error_log()  # libxml2's log is per thread: another document's errors must not show here
         self.head = b""
 
     def feed(self, chunk: bytes) -> None:
@@ -180,3 +182,53 @@ def validate_file(path: Path, chunk_size: int = 1 << 20) -> None:
         while chunk := handle.read(chunk_size):
             validator.feed(chunk)
     validator.close()
+
+
+def where_invalid(path: Path) -> str | None:
+    """Where the first XSD error of a file (written in full or in part) lies, as `line 1932, in
+    <product product-id="X">`: the streaming validator can say neither (libxml2 gives streamed schema
+    errors no line, and lxml raises them at the end). Each record (each child of the root) is
+    validated alone inside a copy of the root, in file order, until one fails. Run on failure only."""
+    root = compiled = None
+    try:
+        for event, element in etree.iterparse(str(path), events=("start", "end"), no_network=True,
+                                              resolve_entities=False, huge_tree=True):
+            if root is None:
+                root, name = element, etree.QName(element).localname
+                compiled = schema(SCHEMA_BY_ROOT[name]) if name in SCHEMA_BY_ROOT else None
+                if compiled is None:
+                    return None
+            if event == "start" or element.getparent() is not root:
+                continue
+            alone = etree.Element(root.tag, dict(root.attrib), nsmap=root.nsmap)
+            alone.append(deepcopy(element))
+            if not compiled.validate(alone):
+                line = compiled.error_log[0].line
+                etree.clear_error_log()
+                return _place(element, line)
+            element.clear()
+            while element.getprevious() is not None:
+                del root[0]
+    except etree.XMLSyntaxError as exc:  # not well-formed there (or the part written so far ends there)
+        return f"line {exc.lineno}"
+    return None
+
+
+def _place(record: etree._Element, line: int) -> str:
+    """`line L, in <product product-id="X">`, and the innermost element with an id there when it
+    is another (`at <price-table product-id="Y">`)."""
+    spot = next((e for e in reversed(list(record.iter())) if e.sourceline and e.sourceline <= line), record)
+    named = [e for e in [spot, *spot.iterancestors()] if _id_of(e)]
+    place = f"line {line}"
+    if named:
+        outer = named[-2] if len(named) > 1 and named[-1].getparent() is None else named[-1]
+        place += f", in <{etree.QName(outer).localname} {_id_of(outer)}>"
+        if named[0] is not outer:
+            place += f" at <{etree.QName(named[0]).localname} {_id_of(named[0])}>"
+    return place
+
+
+def _id_of(element: etree._Element) -> str | None:
+    """`product-id="X"`: the first attribute of `element` that names it, if any (a long one cut)."""
+    return next((f'{name}="{value if len(value) <= 100 else value[:100] + "..."}"'
+                 for name, value in element.attrib.items() if name.endswith("id")), None)

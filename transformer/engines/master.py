@@ -29,7 +29,9 @@ class ProductChunks:
 
     def __init__(self, config: Config, job_id: str, store_path: Path, written_up_to: int | None = None):
         job, site = config.jobs[job_id], config.site
-        store = Store(store_path)  # open while the worker lives: models ask it about their products
+        # Open while the worker lives (models ask it about their products), read-only: a worker never
+        # takes the store's write lock, which the parent needs to end the run, however it ends.
+        store = Store(store_path, read_only=True)
         families = {item["code"]: item.get("attributes") or [] for _, item in store.rows("families")}
         assets = None
         if job.mappings.assets is not None:

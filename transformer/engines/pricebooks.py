@@ -8,6 +8,7 @@ from typing import Iterator
 
 from ..map.prices import Pricebook, PriceRow, list_price
 from ..sfcc import product_id_problem
+from ..shapes import dropped
 from .read import Selection
 from .run import JobRun
 
@@ -28,6 +29,7 @@ def media_assets_pricebook(run: JobRun) -> None:
                 continue  # the master job reports the first, leaves out the second
             amount, problems = list_price(product, settings.attribute, currency, site.channel)
             if currency == site.currencies[0]:  # the same for every currency: one entry per product
+                problems += [problem for _, problem, _ in dropped(product, {settings.attribute})]
                 for problem in problems:
                     run.record_error(product_id, settings.attribute, problem, settings.origin)
             if amount is not None:

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from ..errors import ConfigProblem, hint
 from ..settings import CategorySettings
+from ..sfcc import safe_id
 from .values import X_DEFAULT, Localized, localized_labels
 
 ROOT = "root"
@@ -33,6 +34,15 @@ class CategoryView:
     default_refinement: bool = False  # the root's category refinement, when none was saved
     delete: bool = False  # deleted in the PIM: removed from SFCC
 
+    @property
+    def category_id(self) -> str:
+        """The SFCC id of the PIM code `id` (the same unless the PIM sent a code SFCC refuses)."""
+        return safe_id(self.id)
+
+    @property
+    def parent_id(self) -> str | None:
+        return safe_id(self.parent) if self.parent else None
+
 
 @dataclass
 class AssignmentView:
@@ -41,6 +51,10 @@ class AssignmentView:
     category: str
     primary: bool = False
     delete: bool = False
+
+    @property
+    def category_id(self) -> str:
+        return safe_id(self.category)
 
 
 @dataclass
@@ -86,8 +100,8 @@ class CategoryTree:
         depth = {code: len(self._root_of(code, self.selected)) for code in self.selected}
         views = [root] + [self._view(self.selected[code]) for code in sorted(self.selected, key=lambda c: (depth[c], c))]
         for view in views:
-            if view.id in refinements:
-                view.refinements = Markup(refinements[view.id])  # re-serialized by lxml when saved: well-formed
+            if view.category_id in refinements:  # saved from SFCC, by SFCC id
+                view.refinements = Markup(refinements[view.category_id])  # re-serialized by lxml when saved: well-formed
         root.default_refinement = root.refinements is None
         return views
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ..errors import RecordError
 from ..rules import RuleError
 from ..settings import Site
+from ..shapes import dropped
 from ..sfcc import entity_content_id, record_attribute_id, xml_safe
 from .metadata import Definition
 from .values import ASSET_CHANNEL, Localized, channel_entries, localized_labels
@@ -45,7 +46,7 @@ def entity_content(entity: dict, records: list[dict], site: Site
 def record_values(record: dict, site: Site) -> tuple[dict[str, list[dict]], list[tuple[str, str]]]:
     """A record's values for the channel and the exported locales, and (attribute, problem) of those
     that are not the API's lists of entries."""
-    values, problems = {}, []
+    values, problems = {}, [(field, problem) for field, problem, _ in dropped(record)]
     for attribute, entries in (record.get("values") or {}).items():
         try:
             kept = channel_entries(entries or (), site.channel, site.locales, ASSET_CHANNEL)

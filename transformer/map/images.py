@@ -16,6 +16,7 @@ from typing import Callable, Mapping
 from ..errors import ConfigProblem, hint
 from ..rules import RuleError
 from ..settings import AssetSettings
+from ..shapes import dropped
 from ..sfcc import asset_path, safe_path
 from .assets import MainMedia
 from .values import ASSET_CHANNEL, channel_entries, channel_values
@@ -85,6 +86,8 @@ class ImageMapper:
         attribute order and the PIM's value order; a value that cannot be read goes to `problems`."""
         values = item.get("values") or {}
         found: list[tuple[str | None, str]] = []
+        problems += [(field, problem) for field, problem, _ in  # what the store dropped of these values
+                     dropped(item, {*self.image_attributes, *self.asset_attributes})]
         for code in self.image_attributes:
             try:
                 media = self._data(values.get(code))

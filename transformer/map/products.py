@@ -15,6 +15,7 @@ from typing import Callable, Protocol
 from ..endpoints import SELECT_TYPES
 from ..errors import RECORD_SKIPPED, ConfigError, ConfigProblem, Location, RecordError, hint
 from ..pim import associated
+from ..shapes import dropped
 from ..rules import DEFAULT_RULE_BY_PROPERTY, DEFAULT_RULE_BY_TYPE, RULES, Attribute, Rule, RuleContext, RuleError
 from ..settings import ProductMapping, Site
 from ..sfcc import SYSTEM_BY_NAME, SystemAttribute, custom_attribute_id, product_id_problem, system_value_problem, xml_safe
@@ -273,12 +274,22 @@ class ProductMapper:
                     errors += [RecordError(record_id, code, problem, plan.origin) for problem in problems]
             except RuleError as exc:
                 errors.append(RecordError(record_id, code, str(exc), plan.origin))
+        for field, problem, code in dropped(item):  # what the store found of another shape
+            errors.append(RecordError(record_id, field, problem, self._origin_of(code)))
         if not is_model:  # a model's attributes include axes that only its variants hold
             written = {custom_id for custom_id, _, _ in view.custom}
             view.custom += [(self.plans[code].custom_id, None, "") for code in self.clearable.get(item.get("family"), ())
                             if self.plans[code].custom_id not in written]
         self._associations(view, item, errors)
         return view, errors
+
+    def _origin_of(self, code: str | None) -> Location | None:
+        """The mapping line that reads PIM attribute `code` (a custom attribute, else a system one)."""
+        plan = self.plans.get(code)
+        if plan is not None:
+            return plan.origin
+        return next((origin for _, sources, _, origin in self.system for source in sources
+                     if source.attribute.code == code), None)
 
     def _associations(self, view: ProductView, item: dict, errors: list[RecordError]) -> None:
         """Bundles and product sets (by family), and product links when links are the target."""

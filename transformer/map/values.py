@@ -51,4 +51,4 @@ def localized_labels(labels: dict | None, languages: dict[str, str], default_loc
     labels = labels or {}
     by_locale = {locale: xml_safe(labels[locale])[:4000] for locale in languages if isinstance(labels.get(locale), str)
                  and labels[locale]}
-    return localize(by_locale, languages, default_locale) or [(X_DEFAULT, fallback)]
+    return localize(by_locale, languages, default_locale) or [(X_DEFAULT, xml_safe(fallback)[:4000])]

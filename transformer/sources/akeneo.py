@@ -23,7 +23,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from ..errors import SourceError, redact
-from ..http import RetryPolicy, Retryable, request, with_retries
+from ..http import RetryPolicy, Retryable, request, short, with_retries
 
 API = "/api/rest/v1/"
 TOKEN_PATH = "/api/oauth/v1/token"
@@ -115,13 +115,20 @@ class AkeneoClient:
 
     def _grant(self, body: dict) -> None:
         c = self.connection
-        response = self._with_retries(TOKEN_PATH, lambda: self._send(
-            "POST", c.url + TOKEN_PATH, TOKEN_PATH, json=body, auth=(c.client_id, c.secret), authenticated=False))
+
+        def attempt() -> tuple[requests.Response, dict | None]:
+            response = self._send("POST", c.url + TOKEN_PATH, TOKEN_PATH, json=body, auth=(c.client_id, c.secret),
+                                  authenticated=False)
+            # The token's JSON is parsed inside the retried attempt. A 200 whose JSON does not
+            # parse (a body cut with a matching Content-Length) is a transient fault like a dropped
+            # connection; parsed after the retries, it ended the command at once ("not valid JSON").
+            return response, (_token_json(response) if response.status_code == 200 else None)
+
+        response, token = self._with_retries(TOKEN_PATH, attempt)
         if response.status_code != 200:
             self._refresh = None if body["grant_type"] == "refresh_token" else self._refresh
             raise SourceError(f"PIM authentication failed at {TOKEN_PATH}: HTTP {response.status_code} "
                               f"{_message(response)} (check AKENEO_CLIENT_ID, AKENEO_SECRET, AKENEO_USERNAME, AKENEO_PASSWORD)")
-        token = _json(response, TOKEN_PATH)
         self._access, self._refresh = token["access_token"], token.get("refresh_token")
         lifetime = float(token.get("expires_in", 3600))
         # Renew 2 minutes ahead (a page in flight must not outlive its token), less for short-lived tokens.
@@ -179,6 +186,10 @@ class AkeneoClient:
                             digest.update(block)
                 except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
                     raise Retryable(f"download interrupted ({type(exc).__name__})") from None
+                # A binary is checked against its Content-Length before it is stored; a cut one
+                # is retried, never kept as if whole (urllib3 1.x does not raise on a short body).
+                if short(response):
+                    raise Retryable("download cut short (fewer bytes than announced)")
             os.replace(temporary, target)
             return digest.hexdigest()
 
@@ -223,11 +234,16 @@ def _checked_json(response: requests.Response, endpoint: str) -> object:
         raise Retryable("the answer was not valid JSON") from None
 
 
-def _json(response: requests.Response, endpoint: str) -> dict:
+def _token_json(response: requests.Response) -> dict:
+    """The token answer of a 200; one that does not parse is retried (Retryable). One that parses
+    without an access token is the PIM's (or a proxy's) mistake: a clear error, not a KeyError."""
     try:
-        return response.json()
+        token = response.json()
     except ValueError:
-        raise SourceError(f"{endpoint}: the answer was not valid JSON") from None
+        raise Retryable("the answer was not valid JSON") from None
+    if not isinstance(token, dict) or not isinstance(token.get("access_token"), str):
+        raise SourceError(f"{TOKEN_PATH}: the PIM's answer holds no access token")
+    return token
 
 
 def _raise_for_status(response: requests.Response, endpoint: str) -> None:

@@ -89,6 +89,8 @@ def sync_binaries(store: Store, kind: Binaries, holders: Iterable[str], fetch: F
     """Fetch the binaries of `kind` that the items of `holders` reference and the media folder
     lacks (or holds with another SHA-256); remove those no stored item of any holder references.
     Returns (fetched, unchanged, failures: one {code, message} per binary not fetched)."""
+    for debris in store.media_root.rglob(".*.part"):  # of a killed process (the lock is ours)
+        debris.unlink(missing_ok=True)
     references = {holder: referenced(store, holder) for holder in kind.holders}
     wanted = sorted(set().union(*(references[holder] for holder in holders)))
     todo = [code for code in wanted if not _kept(store, kind, code)]

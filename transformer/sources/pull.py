@@ -26,6 +26,7 @@ from urllib.parse import quote
 from ..endpoints import ENDPOINTS, Endpoint
 from ..errors import JobSkipped, SourceError
 from ..report import Progress
+from ..shapes import dropped_warnings
 from ..settings import Job, Source
 from ..store import Store, utc_now
 from .akeneo import AkeneoClient
@@ -91,6 +92,9 @@ def pull(client: AkeneoClient, store: Store, sources: tuple[Source, ...], *, sin
             _pull_level(client, store, level, since, report, progress)
     finally:
         progress.close()
+    store.repair_model_tree()
+    report.warnings += dropped_warnings(store.reshaped)
+    store.reshaped.clear()
     _download_all(client, store, downloads, report)
     return report
 

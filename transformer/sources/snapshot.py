@@ -21,6 +21,7 @@ from typing import Iterator
 from ..endpoints import Endpoint, endpoint_for_path
 from ..errors import SourceError
 from ..report import Progress
+from ..shapes import dropped_warnings
 from ..store import Store
 from .media import KINDS, copier, sync_binaries
 
@@ -67,6 +68,9 @@ def _load(directory: Path, found: list, store: Store) -> Loaded:
         if nameless:
             result.warnings.append(f"{path.relative_to(directory)}: {nameless} item(s) without '{endpoint.key}' skipped")
     progress.close()
+    store.repair_model_tree()
+    result.warnings += dropped_warnings(store.reshaped)
+    store.reshaped.clear()
     for kind, count in result.items.items():
         store.forget_unseen(kind, generation)
         stored = store.count(kind)

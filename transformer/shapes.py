@@ -1,0 +1,210 @@
+"""The shape of what a PIM sends, made safe once, where it enters the store.
+
+Every engine and every store query relies on a few fields having the types the Akeneo API gives
+them (`values` an object of lists of `{locale, scope, data}`, `categories` a list of codes, `parent`
+a code or null, ...). A PIM or a snapshot can send anything there. Here each item is reduced to
+what has the expected shape: a field, a list element or a map entry of another type is dropped,
+and the item lists what was dropped under `DROPPED`, so the job that writes the record reports it
+(`value dropped`) and every job sees the same item. Unknown fields are kept as they came.
+
+Hand-written rather than a JSON Schema: a validator says what is wrong but repairs nothing, and this
+runs on every item of a million-product pull."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Container
+
+DROPPED = "_dropped"  # the item's field that lists what was dropped from it
+
+
+class Shape:
+    name = "anything"
+
+    def clean(self, value: object, path: str, dropped: list[str]) -> tuple[bool, object]:
+        return True, value
+
+
+@dataclass(frozen=True)
+class Kind(Shape):
+    types: tuple[type, ...]
+    name: str
+
+    def clean(self, value, path, dropped):
+        return isinstance(value, self.types) and not (isinstance(value, bool) and bool not in self.types), value
+
+
+@dataclass(frozen=True)
+class Maybe(Shape):
+    inner: Shape
+
+    @property
+    def name(self) -> str:
+        return f"{self.inner.name} or null"
+
+    def clean(self, value, path, dropped):
+        return (True, None) if value is None else self.inner.clean(value, path, dropped)
+
+
+@dataclass(frozen=True)
+class ListOf(Shape):
+    inner: Shape
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or f"a list of {self.inner.name}"
+
+    def clean(self, value, path, dropped):
+        if not isinstance(value, list):
+            return False, value
+        kept = []
+        for index, element in enumerate(value):
+            ok, element = self.inner.clean(element, f"{path}[{index}]", dropped)
+            if ok:
+                kept.append(element)
+            else:
+                dropped.append(_problem(f"{path}[{index}]", self.inner, element))
+        return True, kept
+
+
+@dataclass(frozen=True)
+class MapOf(Shape):
+    """An object of any keys whose values have one shape (labels, values by attribute code)."""
+
+    inner: Shape
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or f"an object of {self.inner.name}"
+
+    def clean(self, value, path, dropped):
+        if not isinstance(value, dict):
+            return False, value
+        kept = {}
+        for key, element in value.items():
+            ok, element = self.inner.clean(element, f"{path}.{key}", dropped)
+            if ok:
+                kept[key] = element
+            else:
+                dropped.append(_problem(f"{path}.{key}", self.inner, element))
+        return True, kept
+
+
+@dataclass(frozen=True)
+class Record(Shape):
+    """An object with known fields (others kept as they are); a `required` one missing, or of
+    another shape, makes the whole object unusable."""
+
+    fields: tuple[tuple[str, Shape], ...]
+    required: frozenset[str] = frozenset()
+    name: str = "an object"
+
+    def clean(self, value, path, dropped):
+        if not isinstance(value, dict) or not self.required <= value.keys():
+            return False, value
+        value = dict(value)
+        for field, shape in self.fields:
+            if field in value:
+                ok, cleaned = shape.clean(value[field], f"{path}.{field}" if path else field, dropped)
+                if ok:
+                    value[field] = cleaned
+                elif field in self.required:
+                    return False, value
+                else:
+                    dropped.append(_problem(f"{path}.{field}" if path else field, shape, value.pop(field)))
+        return True, value
+
+
+def _problem(path: str, shape: Shape, found: object) -> str:
+    return f"{path}: expected {shape.name}, got {_described(found)}"
+
+
+def _described(value: object) -> str:
+    if value is None:
+        return "null"
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "text", list: "a list", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
+
+
+TEXT = Kind((str,), "text")
+CODE = TEXT
+MAYBE_CODE = Maybe(TEXT)
+CODES = ListOf(TEXT, "a list of codes")
+BOOLEAN = Kind((bool,), "a boolean")
+NUMBER = Kind((int, float), "a number")
+LABELS = MapOf(Maybe(TEXT), "an object of labels by locale")
+ANY = Shape()
+
+
+def _values(scope_key: str) -> MapOf:
+    entry = Record((("locale", MAYBE_CODE), (scope_key, MAYBE_CODE), ("data", ANY)), frozenset({"data"}),
+                   f"a {{locale, {scope_key}, data}} object")
+    return MapOf(ListOf(entry, f"a list of {{locale, {scope_key}, data}} objects"),
+                 f"an object of attribute codes, each a list of {{locale, {scope_key}, data}} objects")
+
+
+# Products by `identifier` (or `uuid`), models by `code` (one Akeneo example says `identifier`).
+_QUANTIFIED = ListOf(Record((("identifier", TEXT), ("uuid", TEXT), ("code", TEXT), ("quantity", NUMBER)),
+                            name="an {identifier, quantity} object"))
+_ASSOCIATIONS = MapOf(Record((("products", CODES), ("product_models", CODES), ("groups", CODES))))
+_QUANTIFIED_ASSOCIATIONS = MapOf(Record((("products", _QUANTIFIED), ("product_models", _QUANTIFIED))))
+_PRODUCT_FIELDS = (("enabled", BOOLEAN), ("family", MAYBE_CODE), ("parent", MAYBE_CODE), ("categories", CODES),
+                   ("groups", CODES), ("values", _values("scope")), ("associations", _ASSOCIATIONS),
+                   ("quantified_associations", _QUANTIFIED_ASSOCIATIONS), ("updated", Maybe(TEXT)))
+
+SHAPES: dict[str, Record] = {
+    "products": Record(_PRODUCT_FIELDS),
+    "product-models": Record(_PRODUCT_FIELDS + (("family_variant", MAYBE_CODE),)),
+    "categories": Record((("parent", MAYBE_CODE), ("labels", LABELS), ("position", NUMBER))),
+    "attributes": Record((("type", TEXT), ("labels", LABELS), ("group", MAYBE_CODE), ("localizable", BOOLEAN),
+                          ("scopable", BOOLEAN), ("reference_data_name", MAYBE_CODE), ("sort_order", NUMBER))),
+    "attribute-options": Record((("labels", LABELS), ("sort_order", NUMBER))),
+    "families": Record((("attributes", CODES), ("labels", LABELS), ("attribute_as_label", MAYBE_CODE),
+                        ("attribute_as_image", MAYBE_CODE))),
+    "family-variants": Record((("labels", LABELS), ("variant_attribute_sets", ListOf(Record(
+        (("level", NUMBER), ("axes", CODES), ("attributes", CODES)), frozenset({"level"}),
+        "a {level, axes, attributes} object"))))),
+    "channels": Record((("locales", CODES), ("currencies", CODES), ("category_tree", MAYBE_CODE), ("labels", LABELS))),
+    "assets": Record((("values", _values("channel")),)),
+    "reference-entities": Record((("labels", LABELS),)),
+    "reference-entity-records": Record((("values", _values("channel")),)),
+}
+
+
+def safe_item(kind: str, item: dict) -> dict:
+    """`item` with what has not the shape the API gives dropped, listed under `DROPPED`."""
+    shape = SHAPES.get(kind)
+    if shape is None:
+        return item
+    earlier = item.get(DROPPED)  # an item the store repaired keeps what was dropped from it
+    dropped = [p for p in earlier if isinstance(p, str)] if isinstance(earlier, list) else []
+    _, cleaned = shape.clean({k: v for k, v in item.items() if k != DROPPED}, "", dropped)
+    if dropped:
+        cleaned[DROPPED] = dropped
+    return cleaned
+
+
+def dropped_warnings(reshaped: dict[str, list[tuple[str, list[str]]]]) -> list[str]:
+    """One line per kind of item from which something was dropped (the store's `reshaped`)."""
+    lines = []
+    for kind, found in sorted(reshaped.items()):
+        code, problems = found[0]
+        more = sum(len(p) for _, p in found) - 1
+        lines.append(f"{kind}: {len(found)} item(s) held values of another shape than the Akeneo API gives, dropped; "
+                     f"first: {code}: {problems[0]}" + (f" (and {more} more)" if more else ""))
+    return lines
+
+
+def dropped(item: dict, attributes: Container[str] | None = None) -> list[tuple[str, str, str | None]]:
+    """(field, problem, attribute code) of what the store dropped from `item`, for its record
+    errors; `attributes`: only what was dropped from the values of these."""
+    found = []
+    for entry in item.get(DROPPED, ()):
+        field, _, problem = entry.partition(": ")
+        code = re.match(r"values\.([^.\[]+)", field)
+        if attributes is None or (code and code.group(1) in attributes):
+            found.append((field, f"{problem}, dropped", code.group(1) if code else None))
+    return found
