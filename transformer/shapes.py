@@ -19,10 +19,16 @@ from typing import Container
 DROPPED = "_dropped"  # the item's field that lists what was dropped from it
 
 
+# Where a value sits in its item, as (parent path, key) pairs: spelled out (`values.color[0]`) only
+# when something there is dropped, so that a clean item costs no string formatting.
+Path = tuple
+
+
 class Shape:
     name = "anything"
 
-    def clean(self, value: object, path: str, dropped: list[str]) -> tuple[bool, object]:
+    def clean(self, value: object, path: Path, dropped: list[str]) -> tuple[bool, object]:
+        """(whether `value` has this shape, `value` with what has not dropped: itself when whole)."""
         return True, value
 
 
@@ -48,49 +54,41 @@ class Maybe(Shape):
 
 
 @dataclass(frozen=True)
-class ListOf(Shape):
-    inner: Shape
-    label: str = ""
-
-    @property
-    def name(self) -> str:
-        return self.label or f"a list of {self.inner.name}"
-
-    def clean(self, value, path, dropped):
-        if not isinstance(value, list):
-            return False, value
-        kept = []
-        for index, element in enumerate(value):
-            ok, element = self.inner.clean(element, f"{path}[{index}]", dropped)
-            if ok:
-                kept.append(element)
-            else:
-                dropped.append(_problem(f"{path}[{index}]", self.inner, element))
-        return True, kept
-
-
-@dataclass(frozen=True)
-class MapOf(Shape):
-    """An object of any keys whose values have one shape (labels, values by attribute code)."""
+class _Each(Shape):
+    """A list (ListOf) or an object of any keys (MapOf) whose elements have one shape; an element
+    of another shape is dropped, the rest kept."""
 
     inner: Shape
     label: str = ""
+    container = list
 
     @property
     def name(self) -> str:
-        return self.label or f"an object of {self.inner.name}"
+        return self.label or f"{'a list' if self.container is list else 'an object'} of {self.inner.name}"
 
     def clean(self, value, path, dropped):
-        if not isinstance(value, dict):
+        if not isinstance(value, self.container):
             return False, value
-        kept = {}
-        for key, element in value.items():
-            ok, element = self.inner.clean(element, f"{path}.{key}", dropped)
+        pairs = enumerate(value) if self.container is list else value.items()
+        kept, changed = [], False
+        for key, element in pairs:
+            ok, cleaned = self.inner.clean(element, (path, key), dropped)
             if ok:
-                kept[key] = element
+                kept.append((key, cleaned))
             else:
-                dropped.append(_problem(f"{path}.{key}", self.inner, element))
-        return True, kept
+                dropped.append(_problem((path, key), self.inner, element))
+            changed = changed or cleaned is not element or not ok
+        if not changed:
+            return True, value
+        return True, [e for _, e in kept] if self.container is list else dict(kept)
+
+
+class ListOf(_Each):
+    container = list
+
+
+class MapOf(_Each):
+    container = dict
 
 
 @dataclass(frozen=True)
@@ -105,21 +103,38 @@ class Record(Shape):
     def clean(self, value, path, dropped):
         if not isinstance(value, dict) or not self.required <= value.keys():
             return False, value
-        value = dict(value)
+        cleaned_value = value
         for field, shape in self.fields:
-            if field in value:
-                ok, cleaned = shape.clean(value[field], f"{path}.{field}" if path else field, dropped)
-                if ok:
-                    value[field] = cleaned
-                elif field in self.required:
-                    return False, value
-                else:
-                    dropped.append(_problem(f"{path}.{field}" if path else field, shape, value.pop(field)))
-        return True, value
+            if field not in value:
+                continue
+            ok, cleaned = shape.clean(value[field], (path, field), dropped)
+            if ok and cleaned is value[field]:
+                continue
+            if not ok and field in self.required:
+                return False, value
+            if cleaned_value is value:
+                cleaned_value = dict(value)  # copied only when something changes
+            if ok:
+                cleaned_value[field] = cleaned
+            else:
+                dropped.append(_problem((path, field), shape, cleaned_value.pop(field)))
+        return True, cleaned_value
 
 
-def _problem(path: str, shape: Shape, found: object) -> str:
-    return f"{path}: expected {shape.name}, got {_described(found)}"
+def _spelled(path: Path) -> str:
+    """`((((), "values"), "color"), 0)` -> `values.color[0]`."""
+    keys = []
+    while path:
+        path, key = path
+        keys.append(key)
+    text = ""
+    for key in reversed(keys):
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
+    return text
+
+
+def _problem(path: Path, shape: Shape, found: object) -> str:
+    return f"{_spelled(path)}: expected {shape.name}, got {_described(found)}"
 
 
 def _described(value: object) -> str:
@@ -181,7 +196,7 @@ def safe_item(kind: str, item: dict) -> dict:
         return item
     earlier = item.get(DROPPED)  # an item the store repaired keeps what was dropped from it
     dropped = [p for p in earlier if isinstance(p, str)] if isinstance(earlier, list) else []
-    _, cleaned = shape.clean({k: v for k, v in item.items() if k != DROPPED}, "", dropped)
+    _, cleaned = shape.clean({k: v for k, v in item.items() if k != DROPPED}, (), dropped)
     if dropped:
         cleaned[DROPPED] = dropped
     return cleaned

@@ -58,6 +58,7 @@ class ImageMapper:
         self.base = settings.external_location if self.links else None  # written as the catalog's external location
         self.image_attributes = settings.image_attributes if source in ("images", "both") and not self.links else ()
         self.asset_attributes = settings.asset_attributes if source in ("assets", "both") else ()
+        self.read_attributes = {*self.image_attributes, *self.asset_attributes}
         self.view_types = list(settings.view_types)
         self.attributes, self.main_media, self.asset = attributes, main_media, asset
         self.channel, self.languages, self.files = channel, languages, files
@@ -87,7 +88,7 @@ class ImageMapper:
         values = item.get("values") or {}
         found: list[tuple[str | None, str]] = []
         problems += [(field, problem) for field, problem, _ in  # what the store dropped of these values
-                     dropped(item, {*self.image_attributes, *self.asset_attributes})]
+                     dropped(item, self.read_attributes)]
         for code in self.image_attributes:
             try:
                 media = self._data(values.get(code))
