@@ -37,10 +37,12 @@ def images(run: JobRun) -> None:
             view, problems = mapper.view(item_id, {**item, "values": products.values_of(item)}, variations)
             for field, problem in problems:
                 run.record_error(item_id, field, problem)
-            if view is not None:
-                report.counts["products_with_images"] += 1
-                report.counts["image_groups"] += len(view.groups)
-                yield view
+            if view is None:  # an empty <images> clears what SFCC had (merge removes unlisted groups)
+                yield ImagesView(item_id, [])
+                continue
+            report.counts["products_with_images"] += 1
+            report.counts["image_groups"] += len(view.groups)
+            yield view
 
     run.write("images", records(), view_types=mapper.declared_view_types(), external_location=mapper.base)
 

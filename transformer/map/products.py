@@ -96,7 +96,10 @@ class ProductMapper:
         self.plans = self._plans()
         # Per family, the custom attributes written empty when a product has no value, so that a
         # MERGE import clears the value SFCC had: selects, all of them, or none.
-        clear = {"selects": lambda p: p.attribute.type in SELECT_TYPES, "all": lambda p: True,
+        # Asset collections count as selects: the list of assets in use is what tells the storefront
+        # which per-asset values (never cleared: see the README) are current.
+        clear = {"selects": lambda p: p.attribute.type in SELECT_TYPES | {"pim_catalog_asset_collection"},
+                 "all": lambda p: True,
                  "none": lambda p: False}[mapping.clear_empty_values]
         self.clearable = {family: [c for c in codes if c in self.plans and clear(self.plans[c])]
                           for family, codes in (families or {}).items()}
