@@ -25,8 +25,10 @@ TOOL = Path(sys.executable).with_name("akeneo-sfcc")
 
 
 def start(*argv: object, env: dict | None = None) -> subprocess.Popen:
+    # SIGINT as a terminal has it: a job started in the background of a script inherits it ignored.
     return subprocess.Popen([str(TOOL), *map(str, argv)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def members(out: Path) -> dict[str, bytes]:
@@ -43,9 +45,15 @@ def killed_at(process: subprocess.Popen, seconds: float, signum: int = signal.SI
         return False
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signum)
-        code = process.wait(timeout=30)
+        sent = time.monotonic()
+        stderr = process.communicate(timeout=30)[1]
+        code, took = process.returncode, time.monotonic() - sent
         # Stopped as documented; or it was committing its last bytes (0) when the signal came.
         assert code in ({signal.SIGINT: 130, signal.SIGTERM: 143}.get(signum, -signal.SIGKILL), 0), code
+        if signum != signal.SIGKILL and code:  # one line, at once: no traceback of any process or thread
+            assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+            assert stderr.strip().splitlines()[-1].startswith("interrupted ("), stderr
+            assert took < 5, f"{took:.1f} s to stop"
         return code != 0
 
 
@@ -102,6 +110,24 @@ def test_stopped_anywhere_in_a_chain_then_the_same_archive(store_and_reference, 
     with sqlite3.connect(store) as db:
         statuses = [row[0] for row in db.execute("SELECT status FROM runs ORDER BY started")]
     assert statuses.count("interrupted") == kills and statuses[-1] == "committed", statuses
+
+
+def _seconds_to(*argv: str) -> float:
+    began = time.monotonic()
+    subprocess.run(argv, check=True, capture_output=True)
+    return time.monotonic() - began
+
+
+@pytest.mark.parametrize("share", [0.3, 0.6, 0.9])
+def test_ctrl_c_while_the_tool_is_still_starting_ends_with_one_line(tmp_path: Path, share: float) -> None:
+    """While Python imports the tool (after the interpreter's own start, which is Python's to handle)."""
+    interpreter, tool = _seconds_to(sys.executable, "-c", "pass"), _seconds_to(str(TOOL), "--version")
+    process = start("run", "full", "--demo", "--out", tmp_path / "out")
+    time.sleep(max(2 * interpreter, share * tool))
+    os.killpg(process.pid, signal.SIGINT)
+    stderr = process.communicate(timeout=30)[1]
+    assert process.returncode == 130, stderr
+    assert stderr.strip().startswith("interrupted (") and "Traceback" not in stderr, stderr
 
 
 def test_kill_9_mid_pull_then_the_same_archive(tmp_path: Path) -> None:

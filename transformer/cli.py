@@ -264,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     Progress.silent = getattr(args, "quiet", False)
     in_main_thread = threading.current_thread() is threading.main_thread()  # signals go to the main thread only
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None  # stop as for Ctrl-C
+    previous_int = signal.getsignal(signal.SIGINT)  # ignored under nohup or `cmd &` in a script: stays so
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
@@ -302,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         xsd.use(None)  # a command's choice of XSDs ends with it (main() also runs in-process, in tests)
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGINT, previous_int)
 
 
 def use_schemas(args, config) -> xsd.Schemas:

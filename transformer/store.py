@@ -549,7 +549,8 @@ class Store:
         """Stream (code, stored JSON text) of one kind in code order (workers parse it themselves)."""
         rows = self.db.execute("SELECT code, data FROM entities WHERE kind = ? ORDER BY parent, code", (kind,))
         try:
-            yield from rows
+            for row in rows:  # not `yield from`: that closes the cursor on GeneratorExit, unguarded
+                yield row
         finally:  # a run stopped mid-stream closes the store before this generator is collected
             with suppress(sqlite3.ProgrammingError):
                 rows.close()
