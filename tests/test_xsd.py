@@ -89,3 +89,34 @@ def test_an_invalid_output_names_the_record_and_its_line(capsys, config_dir: Pat
     lines = (tmp_path / "good" / "latest" / "site-import" / "catalogs" / "akeneo-master" / "catalog.xml").read_text().splitlines()
     start = next(n for n, text in enumerate(lines, 1) if f'product-id="{bad}"' in text)
     assert start < int(where.group(1)) < start + 200  # within that product
+
+
+def _pricebook(path: Path, tables: int) -> Path:
+    """A pricebook: its price tables sit three levels down, as SFCC's files have them."""
+    with open(path, "w") as out:
+        out.write('<?xml version="1.0" encoding="UTF-8"?>\n<pricebooks xmlns="http://www.demandware.com/xml/impex/'
+                  'pricebook/2006-10-31"><pricebook><header pricebook-id="usd"><currency>USD</currency></header>'
+                  "<price-tables>")
+        for i in range(tables):
+            out.write(f'<price-table product-id="P{i:07d}"><amount quantity="1">{i % 997}.00</amount></price-table>\n')
+        out.write("</price-tables></pricebook></pricebooks>")
+    return path
+
+
+def _peak_rss_mib_validating(path: Path) -> float:
+    import subprocess
+    import sys
+    script = ("import sys; from transformer import xsd; xsd.use(xsd.find_schemas()); xsd.validate_file(sys.argv[1]);"
+              "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))")
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).parent.parent)
+    return int(done.stdout) / 1024
+
+
+@pytest.mark.xsd
+def test_validation_frees_records_at_any_depth_memory_stays_flat(tmp_path: Path) -> None:
+    """A 10× longer pricebook (25 MB) costs the validator no more memory: each finished price table
+    is freed although it is no child of the root (a tree kept whole would take about 200 MB more)."""
+    small = _peak_rss_mib_validating(_pricebook(tmp_path / "small.xml", 25_000))
+    large = _peak_rss_mib_validating(_pricebook(tmp_path / "large.xml", 250_000))
+    assert large - small < 15, f"{small:.0f} MiB for 25,000 price tables, {large:.0f} MiB for 250,000"
