@@ -71,6 +71,12 @@ class _Plan:
     custom_id: str | None = None
 
 
+# Models a mapper keeps: a heavy model is ~100 KB of Python objects, and 4,096 of them made memory
+# grow with the catalog; variants come grouped by parent, so the cache only needs the current ones.
+MODELS_CACHED = 64
+_TEXT = RULES["text"].fn
+
+
 class ProductMapper:
     """Maps products and models with one product mapping, for one site."""
 
@@ -198,8 +204,8 @@ class ProductMapper:
 
     def _model(self, code: str) -> dict | None:
         if code not in self._models:
-            if len(self._models) > 4096:
-                self._models.clear()  # siblings come together: a small cache is enough
+            if len(self._models) >= MODELS_CACHED:
+                self._models.clear()  # siblings come together (records are read by parent): a few suffice
             self._models[code] = self.catalog.model(code)
         return self._models[code]
 
@@ -356,10 +362,14 @@ class ProductMapper:
             # One value, but its text differs per language (option labels).
             entries = [(locale, entries[0][1]) for locale in self.languages]
         fn, args, attribute = plan.rule.fn, plan.args, plan.attribute
+        plain_text = fn is _TEXT and not args  # most values: no rule context needed
         for locale, data in entries:
             if locale is not None and locale not in self.languages:
                 continue
-            value = _xml_text(fn(data, self._ctx(attribute, locale), **args))
+            if plain_text and type(data) is str:
+                value = xml_safe(data.strip())
+            else:
+                value = _xml_text(fn(data, self._ctx(attribute, locale), **args))
             if value not in (None, "", []):
                 out[locale] = value
         return out
