@@ -2,6 +2,10 @@
 per page, side by side with a plain loop that fetches the same data page after page.
 
     python benchmarks/bench_pull.py [--products 20000] [--latency 0.05] [--concurrency 4]
+                                    [--family-filter-latency 0.5]
+
+`--family-filter-latency` adds that many seconds to each page filtered by family (a PIM whose
+search back end makes such filters dear): the pull measures one page of each and does not split.
 
 The server (tests/fake_akeneo.py) serves a synthetic catalog on 127.0.0.1 and sleeps
 `--latency` seconds before each list page, like a remote PIM. Both sides read what
@@ -75,13 +79,17 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=20_000)
     parser.add_argument("--latency", type=float, default=0.05, help="seconds the server waits before each list page")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--family-filter-latency", type=float, default=0.0,
+                        help="extra seconds before each page filtered by family")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="akeneo-sfcc-bench-") as scratch:
         generate(demo_snapshot(), Path(scratch, "snap"), args.products)
-        with FakeAkeneo(Path(scratch, "snap"), page_latency=args.latency) as server:
+        with FakeAkeneo(Path(scratch, "snap"), page_latency=args.latency,
+                        family_filter_latency=args.family_filter_latency) as server:
             plain_items, plain_seconds = plain_loop(server)
             our_items, our_seconds = ours(server, Path(scratch, "store.sqlite"), args.concurrency)
-    print(f"{args.products} products, {args.latency * 1000:.0f} ms per page, {args.concurrency} connections")
+    print(f"{args.products} products, {args.latency * 1000:.0f} ms per page (+{args.family_filter_latency * 1000:.0f} ms "
+          f"filtered by family), {args.concurrency} connections")
     print(f"{'':<12} {'entities':>9} {'seconds':>8} {'entities/s':>11}")
     print(f"{'plain loop':<12} {plain_items:>9} {plain_seconds:>8.2f} {plain_items / plain_seconds:>11,.0f}")
     print(f"{'pull':<12} {our_items:>9} {our_seconds:>8.2f} {our_items / our_seconds:>11,.0f}")

@@ -157,9 +157,11 @@ class FakeAkeneo:
 
     def __init__(self, snapshot: Path, *, client_id: str = "client", secret: str = "s3cret", username: str = "user",
                  password: str = "pass", token_lifetime: int = 3600, page_latency: float = 0.0,
-                 page_size_cursor: int = 100, disabled: tuple[str, ...] = ()):
+                 page_size_cursor: int = 100, disabled: tuple[str, ...] = (), family_filter_latency: float = 0.0):
         """`disabled`: list routes (e.g. "media-files") answered with 405, as by a PIM that lacks them;
-        their items' own routes and downloads are still served."""
+        their items' own routes and downloads are still served. `family_filter_latency`: extra seconds
+        per list page whose search filters on `family` (a PIM whose search back end makes that dear)."""
+        self.family_filter_latency = family_filter_latency
         self.snapshot = Path(snapshot)
         self.disabled = frozenset(route.strip("/") for route in disabled)
         self._binaries: dict[tuple[str, str], bytes] = {}  # (folder, code) -> content, beside the snapshot's files
@@ -360,6 +362,8 @@ class FakeAkeneo:
         if collection is None:
             return _json(200, self._single(route, query))
         time.sleep(self.page_latency)
+        if self.family_filter_latency and '"family"' in "".join(query.get("search", [])):
+            time.sleep(self.family_filter_latency)
         if _kind(route) == "plain":  # these answer the whole list, not an envelope (as the real API)
             return _json(200, collection.items)
         return _json(200, self._page(route, collection, query))
