@@ -38,7 +38,7 @@ from .sources.pull import JobPuller
 from .sources.snapshot import load_snapshot
 from .status import status_lines
 from .store import Store, StoreLock
-from .synth import generate
+from .synth import SHAPES, generate
 
 DEFAULT_STORE = ".akeneo-sfcc/store.sqlite"
 # Exit codes (README): 0 success, 1 permanent failure, 2 usage (argparse), 3 problems under --strict,
@@ -177,6 +177,9 @@ def parser() -> argparse.ArgumentParser:
     synth.add_argument("--products", type=positive, required=True, metavar="N")
     synth.add_argument("--out", type=Path, required=True, help="snapshot folder to write (new or empty)")
     synth.add_argument("--seed", type=int, default=7)
+    synth.add_argument("--shape", choices=SHAPES, default="light",
+                       help="light: the demo's attribute mix; heavy: a retail product with 60 more attributes "
+                            "(20 localized), about 20 KB of catalog XML")
 
     showing = command("status", "what the store holds, where each output stands, the last runs and stuck ones")
     showing.add_argument("--store", **STORE_OPTION)
@@ -581,7 +584,7 @@ def cmd_load(args) -> int:
 def cmd_synth(args) -> int:
     if args.out.is_dir() and any(args.out.iterdir()):
         raise TransformerError(f"{args.out} is not empty: synth writes a new snapshot into a new or empty folder")
-    counts = generate(demo_snapshot(), args.out, args.products, args.seed)
+    counts = generate(demo_snapshot(), args.out, args.products, args.seed, args.shape)
     print(f"{args.out}: {counts['products']} products ({counts['variants']} variants), {counts['product-models']} product models")
     return 0
 
