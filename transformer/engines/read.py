@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 from ..map.assets import MainMedia
 from ..map.categories import CategoryTree
 from ..map.metadata import Definition, asset_definitions
-from ..map.products import ProductMapper
+from ..map.products import MODELS_CACHED, ProductMapper
 from ..map.variations import MASTER_VARIATION
 from ..rules import Attribute
 from ..settings import CategorySettings, Job, ProductMapping, Site
@@ -89,7 +89,7 @@ class Selection:
 
     def model(self, code: str) -> dict | None:
         if code not in self._models:
-            if len(self._models) > 4096:
+            if len(self._models) >= MODELS_CACHED:
                 self._models.clear()  # siblings come together: a small cache is enough
             self._models[code] = self.store.model(code)
         return self._models[code]
