@@ -134,12 +134,13 @@ def _pull_level(client: AkeneoClient, store: Store, level, since: str | None, re
         generations[endpoint] = store.interrupted_pull(endpoint.name) or time.time_ns()
         parents = [""] if endpoint.owner is None else endpoint.owner_keys(store.rows(endpoint.owner))
         splits = _family_splits(store, client.concurrency) if endpoint.paging == "search_after" else [None]
-        if len(splits) > 1 and parents == [""]:
-            splits = _splits_that_pay(client, endpoint, _params(endpoint, source, since if differential else None),
-                                      _params(endpoint, source, since if differential else None, splits[0]),
-                                      splits, report)
+        read_since = since if differential else None
+        if len(splits) > 1 and parents == [""] and not _split_pays(
+                client, endpoint, _params(endpoint, source, read_since),
+                _params(endpoint, source, read_since, splits[0]), report):
+            splits = [None]
         for split in splits:
-            params = _params(endpoint, source, since if differential else None, split)
+            params = _params(endpoint, source, read_since, split)
             reads += [_Read(endpoint, parent, tuple(sorted(params.items()))) for parent in parents]
             if differential and identifier:
                 listing = _params(endpoint, source, None, split) | {"attributes": identifier}
@@ -198,9 +199,8 @@ def _family_splits(store: Store, concurrency: int) -> list[list[dict] | None]:
         [{"operator": "NOT IN", "value": families}], [{"operator": "EMPTY"}]]
 
 
-def _splits_that_pay(client: AkeneoClient, endpoint: Endpoint, plain: dict, filtered: dict,
-                     splits: list, report: PullReport) -> list:
-    """The family split only where it pays: parts read side by side win when a filtered page costs
+def _split_pays(client: AkeneoClient, endpoint: Endpoint, plain: dict, filtered: dict, report: PullReport) -> bool:
+    """Whether to split a read by family: parts read side by side win when a filtered page costs
     less than about half the connections' worth of plain pages. On some PIMs (large catalogs, search
     back ends) a filtered page costs many times a plain one: there one plain read is faster."""
     path = endpoint.list_path("")
@@ -216,10 +216,10 @@ def _splits_that_pay(client: AkeneoClient, endpoint: Endpoint, plain: dict, filt
     filtered_seconds = seconds(filtered)
     slowdown = filtered_seconds / max(plain_seconds, 1e-3)
     if slowdown <= client.concurrency / 2 or filtered_seconds - plain_seconds < MIN_FILTER_COST:
-        return splits
+        return True
     report.notes.append(f"{endpoint.name}: a page filtered by family took {slowdown:.1f}x a plain one: read in "
                         "one pass, not split by family")
-    return [None]
+    return False
 
 
 def _params(endpoint: Endpoint, source: Source | None, since: str | None, family: list[dict] | None = None
