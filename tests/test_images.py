@@ -127,3 +127,31 @@ def test_non_image_assets_become_custom_attributes_of_the_products_using_them(tm
     both = product_attributes(tmp_path / "both" / MASTER_CATALOG, users[0]["identifier"])
     assert any(key[0].endswith("_imageUrl") and value.startswith("https://cdn.example.com/lifestyle/")
                for key, value in both.items())
+
+
+def test_an_asset_collection_holding_no_codes_reports_them_and_keeps_the_rest(tmp_path) -> None:
+    """A PIM's asset collection may hold lists or objects among its codes: those are reported, the
+    images of the codes that are text are still written (found by the bad-input property)."""
+    import json as _json
+    from transformer.cli import demo_snapshot
+    from transformer.config import load_config
+    from transformer.pipeline import run_jobs
+    from transformer.sources.snapshot import load_snapshot
+    from transformer.store import Store
+    from conftest import ROOT
+    import shutil
+    snap = tmp_path / "snap"
+    shutil.copytree(demo_snapshot(), snap)
+    models = _json.loads((snap / "product-models.json").read_text())
+    model = next(m for m in models if m["values"].get("packshots"))
+    model["values"]["packshots"][0]["data"] = [[False], {}] + model["values"]["packshots"][0]["data"]
+    (snap / "product-models.json").write_text(_json.dumps(models))
+    with Store(tmp_path / "s.sqlite") as store:
+        load_snapshot(snap, store)
+        run_jobs(load_config(ROOT), "full-master-image", store, tmp_path / "out", workers=1)
+    report = _json.loads((tmp_path / "out" / "latest" / "reports" / "full-master-image.json").read_text())
+    assert report["status"] == "succeeded_with_errors"
+    # Said by every record that reads the value (the model, or its variants when it is a sub-model).
+    assert {e["message"] for e in report["errors"]} == {"asset code [false] is no text: left out",
+                                                         "asset code {} is no text: left out"}
+    assert report["counts"]["products_with_images"] > 0

@@ -10,6 +10,8 @@ axis values.
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -105,6 +107,9 @@ class ImageMapper:
                 problems.append((code, str(exc)))
                 continue
             for asset_code in codes if isinstance(codes, list) else []:
+                if not isinstance(asset_code, str):  # a PIM's list may hold anything
+                    problems.append((code, f"asset code {json.dumps(asset_code)[:100]} is no text: left out"))
+                    continue
                 try:
                     found += self._asset_images(family, asset_code)
                 except RuleError as exc:
