@@ -120,3 +120,57 @@ def test_validation_frees_records_at_any_depth_memory_stays_flat(tmp_path: Path)
     small = _peak_rss_mib_validating(_pricebook(tmp_path / "small.xml", 25_000))
     large = _peak_rss_mib_validating(_pricebook(tmp_path / "large.xml", 250_000))
     assert large - small < 15, f"{small:.0f} MiB for 25,000 price tables, {large:.0f} MiB for 250,000"
+
+
+@pytest.mark.xsd
+def test_records_validated_by_workers_an_invalid_one_is_still_named(capsys, config_dir: Path, tmp_path: Path) -> None:
+    """With workers, each chunk of products is validated where it was rendered; a chunk that fails is
+    validated again by the writer, which names the product and its line as one process does."""
+    from transformer.cli import demo_snapshot, main
+    from transformer.synth import generate
+
+    generate(demo_snapshot(), tmp_path / "snap", 1500)
+    run = ["run", "full-import-master", "--snapshot", str(tmp_path / "snap"), "--workers", "2"]
+    assert main(run + ["--out", str(tmp_path / "good")]) == 0
+    catalog = tmp_path / "good" / "latest" / "site-import" / "catalogs" / "akeneo-master" / "catalog.xml"
+    ids = re.findall(r'<product product-id="([^"]+)"', catalog.read_text())
+    bad = ids[len(ids) * 2 // 3]  # in a later chunk, rendered by a worker
+    template = config_dir / "templates" / "catalog" / "product.xml.j2"
+    template.write_text(template.read_text().replace(
+        "</product>", f'{{% if record.id == "{bad}" %}}<bogus/>{{% endif %}}</product>', 1))
+    capsys.readouterr()
+    assert main(run + ["--config", str(config_dir), "--out", str(tmp_path / "bad")]) == 1
+    err = capsys.readouterr().err
+    where = re.search(r"at line (\d+), in <product product-id=\"([^\"]+)\">", err)
+    assert where and where.group(2) == bad, err
+    assert not list((tmp_path / "bad").rglob("catalog.xml")), "an invalid catalog must not appear"
+
+
+def test_the_writer_checks_where_validated_blocks_sit(tmp_path: Path) -> None:
+    """A block validated elsewhere is written as it is; the document's validator reads its first and
+    last record, so a block in the wrong place (products after the category assignments) still fails."""
+    from collections import deque
+
+    from transformer.package import MARK, Validated
+
+    products = "".join(f'<product product-id="p{i}"><ean>{i}</ean></product>' for i in range(50)).encode()
+    block = Validated(products, b'<product product-id="p0"><ean>0</ean></product>'
+                                b'<product product-id="p49"><ean>49</ean></product>')
+    good = write_validated(tmp_path / "good.xml", [HEAD, MARK, "</catalog>"], validated=deque([block]))
+    assert (tmp_path / "good.xml").read_bytes() == HEAD.encode() + products + b"</catalog>" and good > len(products)
+    assignment = '<category-assignment category-id="c" product-id="p0"/>'
+    if xsd.validating():
+        with pytest.raises(InvalidOutput, match="product"):
+            write_validated(tmp_path / "bad.xml", [HEAD, assignment, MARK, "</catalog>"], validated=deque([block]))
+        assert not (tmp_path / "bad.xml").exists()
+    with pytest.raises(InvalidOutput, match="NUL"):
+        write_validated(tmp_path / "nul.xml", [HEAD, MARK, "</catalog>"], validated=deque())
+
+
+@pytest.mark.xsd
+def test_records_check_validates_records_inside_their_document() -> None:
+    check = xsd.RecordsCheck(HEAD.encode(), b"</catalog>")
+    assert check(b'<product product-id="p"><ean>1</ean></product>' * 3000)  # fed in slices, across records
+    assert not check(b'<product product-id="p"><ean>1</ean><bogus/></product>')
+    assert not check(b'<product product-id="p">')  # not whole
+    assert not check(b'</catalog><catalog catalog-id="x">')  # records cannot close their document

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 from typing import Iterable, Iterator
@@ -17,21 +19,35 @@ from .errors import InvalidOutput
 from .xsd import StreamValidator, where_invalid
 
 BUFFER = 1 << 16
+MARK = "\x00"  # where a template's output holds a Validated block (XML cannot hold a NUL)
 
 
-def write_validated(path: Path, chunks: Iterable[str], timings: dict[str, float] | None = None) -> int:
-    """Write `chunks` to `path` atomically, validating as it goes; returns the bytes written."""
+@dataclass(frozen=True)
+class Validated:
+    """Records a worker rendered and validated inside the document they belong to (`xsd.RecordsCheck`),
+    as UTF-8: written as they are, while the document's validator reads only `ends`, their first and
+    last record, which is enough to check where they sit in it."""
+
+    data: bytes
+    ends: bytes
+
+
+def write_validated(path: Path, chunks: Iterable[str], timings: dict[str, float] | None = None,
+                    validated: deque[Validated] | None = None) -> int:
+    """Write `chunks` to `path` atomically, validating as it goes; returns the bytes written. Each
+    MARK in `chunks` stands for the next block of `validated`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     validator = StreamValidator(str(path))
     size, spent = 0, 0.0
     try:
         with open(temporary, "wb") as handle:
-            for block in _blocks(chunks):
-                handle.write(block)
-                size += len(block)
+            for block in _blocks(chunks, validated if validated is not None else deque()):
+                data, checked = (block.data, block.ends) if isinstance(block, Validated) else (block, block)
+                handle.write(data)
+                size += len(data)
                 started = perf_counter()
-                validator.feed(block)
+                validator.feed(checked)
                 spent += perf_counter() - started
             started = perf_counter()
             validator.close()
@@ -49,14 +65,24 @@ def write_validated(path: Path, chunks: Iterable[str], timings: dict[str, float]
     return size
 
 
-def _blocks(chunks: Iterable[str]) -> Iterator[bytes]:
-    """Template output (many small strings) as UTF-8 blocks of about BUFFER bytes."""
+def _blocks(chunks: Iterable[str], validated: deque[Validated]) -> Iterator[bytes | Validated]:
+    """Template output (many small strings) as UTF-8 blocks of about BUFFER bytes, and in place of
+    each MARK the next Validated block."""
     pending: list[bytes] = []
     pending_size = 0
     for chunk in chunks:
-        encoded = chunk.encode("utf-8")
-        pending.append(encoded)
-        pending_size += len(encoded)
+        pieces = chunk.split(MARK) if MARK in chunk else (chunk,)
+        for number, piece in enumerate(pieces):
+            if number:
+                if pending:
+                    yield b"".join(pending)
+                    pending, pending_size = [], 0
+                if not validated:
+                    raise InvalidOutput("the output holds a NUL character, which XML cannot hold")
+                yield validated.popleft()
+            encoded = piece.encode("utf-8")
+            pending.append(encoded)
+            pending_size += len(encoded)
         if pending_size >= BUFFER:
             yield b"".join(pending)
             pending, pending_size = [], 0

@@ -608,6 +608,12 @@ class Store:
             "SELECT code FROM entities WHERE kind = ? INTERSECT SELECT code FROM entities WHERE kind = ? ORDER BY 1",
             (kind, other))]
 
+    def raw_by_code(self, kind: str, codes: Iterable[str]) -> dict[str, str]:
+        """Code -> stored JSON text of the items of `kind` (products, models) among `codes`: what a
+        worker reads itself, so that only codes, not whole items, travel between processes."""
+        return dict(self.db.execute("SELECT code, data FROM entities WHERE kind = ? AND parent = '' AND code IN "
+                                    "(SELECT value FROM json_each(?))", (kind, json.dumps(list(codes)))))
+
     def get(self, kind: str, code: str, parent: str = "") -> dict | None:
         row = self.db.execute("SELECT data FROM entities WHERE kind = ? AND parent = ? AND code = ?",
                               (kind, parent, code)).fetchone()

@@ -14,24 +14,28 @@ from markupsafe import Markup
 from ..errors import RECORD_SKIPPED
 from ..map.assets import AssetAttributes
 from ..map.products import shows_associations
+from ..package import Validated
 from ..parallel import batched, ordered_map
 from ..settings import Config
 from ..store import Store
 from .read import catalog_count, catalog_rows, gone_products, main_media_from, product_mapper
-from .run import JobRun, record_renderer
+from .run import JobRun, record_renderer, records_check
 
 CHUNK = 200  # records per unit of work handed to a worker
 OUTPUT = "catalog"
+MODELS, PRODUCTS = "product-models", "products"
 
 
 class ProductChunks:
-    """Maps and renders chunks of raw store rows into product XML; one per worker process."""
+    """Maps, renders and validates chunks of raw store rows into product XML; one per worker process
+    (validating there spreads the XSD check over every core: the writer then reads each chunk's first
+    and last product only)."""
 
     def __init__(self, config: Config, job_id: str, store_path: Path, written_up_to: int | None = None):
         job, site = config.jobs[job_id], config.site
         # Open while the worker lives (models ask it about their products), read-only: a worker never
         # takes the store's write lock, which the parent needs to end the run, however it ends.
-        store = Store(store_path, read_only=True)
+        store = self.store = Store(store_path, read_only=True)
         families = {item["code"]: item.get("attributes") or [] for _, item in store.rows("families")}
         assets = None
         if job.mappings.assets is not None:
@@ -40,14 +44,18 @@ class ProductChunks:
         self.mapper = product_mapper(store, job, site, written_up_to, families=families, assets=assets)
         self.selection = self.mapper.catalog  # the site's trees (what refers to the items asks it too)
         self.render = record_renderer(config, job.outputs[OUTPUT])
+        self.check = records_check(config, job.outputs[OUTPUT])
 
     def __call__(self, rows: list[tuple[bool, str]]) -> dict:
+        """Product XML of the (is model, code) rows, in their order."""
         fragments, errors, counts = [], [], Counter()
         timings = {"map": 0.0, "render": 0.0}
         self.mapper.unknown.clear()
-        for is_model, raw in rows:
+        raw = {kind: self.store.raw_by_code(kind, [code for is_model, code in rows if is_model == (kind == MODELS)])
+               for kind in (MODELS, PRODUCTS)}
+        for is_model, code in rows:
             started = perf_counter()
-            item = json.loads(raw)
+            item = json.loads(raw[MODELS if is_model else PRODUCTS][code])
             if not self.selection.keeps(item):
                 if not self.selection.kept_before(item):
                     counts["outside_trees"] += 1
@@ -67,7 +75,13 @@ class ProductChunks:
             counts["product_models" if is_model else "products"] += 1
             fragments.append(self.render(view))
             timings["render"] += perf_counter() - mapped
-        return {"xml": "".join(fragments), "errors": errors, "counts": counts, "timings": timings,
+        started = perf_counter()
+        xml = "".join(fragments).encode()
+        # Invalid (the writer then validates it all, and says where), or nothing to check: no ends.
+        ends = (fragments[0] + fragments[-1]).encode() if len(fragments) > 1 else xml
+        valid = bool(fragments) and self.check is not None and self.check(xml)
+        timings["validate"] = perf_counter() - started
+        return {"xml": xml, "ends": ends if valid else None, "errors": errors, "counts": counts, "timings": timings,
                 "unknown": dict(self.mapper.unknown)}
 
 
@@ -98,7 +112,9 @@ def master_catalog(run: JobRun) -> None:
     shows = shows_associations(mapping)
     total = catalog_count(store, mapping, run.since, shows, chunks.selection)
     gone = gone_products(store, mapping, chunks.selection, run.written_up_to)
-    batches = batched(((is_model, raw) for is_model, _, raw in catalog_rows(store, mapping, run.since, shows, selection=chunks.selection)), CHUNK)
+    # Codes, not items, go to the workers, which read the items from the store themselves.
+    batches = batched(((is_model, code) for is_model, code, _ in catalog_rows(store, mapping, run.since, shows,
+                                                                              selection=chunks.selection)), CHUNK)
     if run.workers > 1 and total > CHUNK * run.workers:
         results = ordered_map(_product_chunk, batches, run.workers, _start_worker, setup)
     else:
@@ -114,8 +130,10 @@ def master_catalog(run: JobRun) -> None:
             for stage, seconds in result["timings"].items():
                 report.timings[stage] = report.timings.get(stage, 0.0) + seconds
             run.progress.advance(sum(result["counts"].values()))
-            if result["xml"]:
-                yield Markup(result["xml"])
+            if result["ends"]:
+                yield Validated(result["xml"], result["ends"])
+            elif result["xml"]:
+                yield Markup(result["xml"].decode())
         for code in gone:  # deleted in the PIM since the last successful run
             yield chunks.mapper.gone(code)
         if gone:

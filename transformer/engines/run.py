@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from dataclasses import dataclass, field, fields, is_dataclass
 from functools import cached_property
 from pathlib import Path
@@ -15,7 +16,7 @@ from markupsafe import Markup
 
 from .. import __version__, xsd
 from ..errors import VALUE_DROPPED, InvalidOutput, Location, RecordError, TransformerError
-from ..package import link_files, write_validated
+from ..package import MARK, Validated, link_files, write_validated
 from ..render import RecordRenderer, environment, render_document
 from ..report import Progress, RunReport
 from ..settings import Config, Job, Output
@@ -25,6 +26,15 @@ from ..store import Store
 def record_renderer(config: Config, output: Output) -> RecordRenderer:
     """What renders the records of `output` (also in worker processes, which have no JobRun)."""
     return RecordRenderer(environment(config.templates), output.record_templates, site=config.site)
+
+
+def records_check(config: Config, output: Output) -> xsd.RecordsCheck | None:
+    """What validates records of `output` rendered apart (in worker processes): its document template
+    rendered around a mark, None when it does not write its records once, in one place."""
+    document = "".join(render_document(environment(config.templates), output.template, [Markup(MARK)],
+                                       site=config.site))
+    parts = document.split(MARK)
+    return xsd.RecordsCheck(parts[0].encode(), parts[1].encode()) if len(parts) == 2 else None
 
 
 NOT_VALIDATED = "no SFCC XSDs were found: the files were checked to be well-formed XML, not validated against the XSDs"
@@ -44,6 +54,7 @@ class JobRun:
     version: int = 0  # the store version this run writes everything up to (read once its pull is done)
     full_refresh: bool = False  # a differential job writes everything, as its full counterpart would
     _renderers: dict[str, RecordRenderer] = field(default_factory=dict, repr=False)
+    _validated: deque[Validated] = field(default_factory=deque, repr=False)  # on their way to the writer
 
     # -- what to read ----------------------------------------------------------------------
 
@@ -98,16 +109,17 @@ class JobRun:
 
     def write(self, output: str, records: Iterable[object] = (), **context) -> None:
         """Render the document of `output` around `records` (view models, or XML fragments already
-        rendered by workers), streaming it to its file while the XSD validator reads the same
-        bytes; the file appears only when whole and valid, and the report lists it."""
+        rendered by workers, or blocks validated by them), streaming it to its file while the XSD
+        validator reads the same bytes; the file appears only when whole and valid, and the report lists it."""
         spec = self._output(output)
         path = self.archive / spec.path
         if not path.resolve().is_relative_to(self.archive.resolve()):
             raise TransformerError(f"output {spec.path} would be written outside {self.archive}")
+        self._validated.clear()  # what a failed write left
         document = render_document(environment(self.config.templates), spec.template, self.records(output, records),
                                    site=self.config.site, **context)
         try:
-            size = write_validated(path, document, self.report.timings)
+            size = write_validated(path, document, self.report.timings, self._validated)
         except InvalidOutput as exc:  # which templates wrote it: where to look
             templates = ", ".join(f"templates/{t}" for t in [spec.template, *spec.record_templates.values()])
             raise InvalidOutput(f"{exc}\n  written by {templates}") from None
@@ -122,13 +134,17 @@ class JobRun:
 
     def records(self, output: str, views: Iterable[object]) -> Iterator[Markup]:
         """`views` rendered lazily with the record templates of `output` (for documents that nest
-        record streams, such as pricebooks); fragments already rendered pass through."""
+        record streams, such as pricebooks); fragments already rendered pass through, and blocks
+        validated by workers go to the writer beside the template's output."""
         if output not in self._renderers:
             self._renderers[output] = record_renderer(self.config, self._output(output))
         render = self._renderers[output]
         for view in views:
             if isinstance(view, Markup):
                 yield view
+            elif isinstance(view, Validated):
+                self._validated.append(view)
+                yield Markup(MARK)
             else:
                 self.progress.advance()
                 yield render(view)

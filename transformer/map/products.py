@@ -19,7 +19,7 @@ from ..shapes import dropped
 from ..rules import DEFAULT_RULE_BY_PROPERTY, DEFAULT_RULE_BY_TYPE, RULES, Attribute, Rule, RuleContext, RuleError
 from ..settings import ProductMapping, Site
 from ..sfcc import SYSTEM_BY_NAME, SystemAttribute, custom_attribute_id, product_id_problem, system_value_problem, xml_safe
-from .values import X_DEFAULT, Localized, Value, channel_values, localize
+from .values import NO_DATA, X_DEFAULT, Localized, Value, channel_values, localize
 
 
 class Catalog(Protocol):
@@ -375,11 +375,34 @@ class ProductMapper:
         return out
 
     def _custom_values(self, plan: _Plan, entries: list[dict]) -> list[tuple[str, str | None, Value]]:
-        by_locale = self._apply(plan, channel_values(entries, self.site.channel))
+        by_locale = self._plain_texts(entries) if plan.rule.fn is _TEXT and not plan.args else None
+        if by_locale is None:
+            by_locale = self._apply(plan, channel_values(entries, self.site.channel))
         if None in by_locale:
             return [(plan.custom_id, None, by_locale[None])]
         return [(plan.custom_id, lang, value)
                 for lang, value in localize(by_locale, self.languages, self.site.default_locale)]
+
+
+    def _plain_texts(self, entries: object) -> dict[str | None, str] | None:
+        """`_apply` of the `text` rule without arguments to entries whose data are strings (most custom
+        values), in one pass; None for anything else, which the general path reads (and reports)."""
+        channel, languages, out = self.site.channel, self.languages, {}
+        try:
+            for entry in entries:
+                scope, data = entry.get("scope"), entry.get("data")
+                if scope is not None and scope != channel or data in NO_DATA:
+                    continue
+                if type(data) is not str:
+                    return None
+                locale = entry.get("locale")
+                if locale is None or locale in languages:
+                    value = xml_safe(data.strip())
+                    if value:
+                        out[locale] = value
+        except (AttributeError, TypeError):
+            return None
+        return out
 
 
 def _single(by_locale: dict[str | None, Value], default_locale: str) -> Value | None:

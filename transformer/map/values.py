@@ -13,7 +13,7 @@ Value = str | list[str]
 # Products and models name a value's channel `scope`; assets and reference entity records `channel`.
 PRODUCT_CHANNEL = "scope"
 ASSET_CHANNEL = "channel"
-_EMPTY = (None, "", [], {})
+NO_DATA = (None, "", [], {})  # an entry with such data holds no value
 
 
 def channel_entries(entries: object, channel: str, languages: dict | None = None, key: str = PRODUCT_CHANNEL
@@ -22,7 +22,7 @@ def channel_entries(entries: object, channel: str, languages: dict | None = None
     `channel` or for no channel, for one of `languages` or for no locale (any locale when None),
     and with data. Raises RuleError for anything but a list of such objects."""
     try:
-        return [e for e in entries if e.get(key) in (None, channel) and e.get("data") not in _EMPTY
+        return [e for e in entries if e.get(key) in (None, channel) and e.get("data") not in NO_DATA
                 and (languages is None or e.get("locale") is None or e.get("locale") in languages)]
     except (AttributeError, TypeError):
         raise RuleError(f"values must be a list of {{locale, {key}, data}} objects") from None
