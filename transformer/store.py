@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from . import jsontext
 from .errors import StoreError
 from .pim import references
 from .shapes import DROPPED, safe_item
@@ -413,7 +414,7 @@ class Store:
 
     def gone_rows(self, kind: str, since: int) -> list[tuple[str, str, dict]]:
         """(parent, code, last stored item) of what `gone_since` gives."""
-        return [(parent, code, json.loads(data)) for parent, code, data in self.db.execute(
+        return [(parent, code, jsontext.loads(data)) for parent, code, data in self.db.execute(
             "SELECT parent, code, data FROM gone g WHERE kind = ? AND version > ? AND NOT EXISTS"
             " (SELECT 1 FROM entities e WHERE e.kind = g.kind AND e.parent = g.parent AND e.code = g.code)"
             " GROUP BY parent, code HAVING version = MAX(version) ORDER BY parent, code", (kind, since))]
@@ -479,7 +480,7 @@ class Store:
     def relinked_since(self, since: int) -> dict[tuple[str, str], tuple[str | None, list[str]]]:
         """(kind, code) -> (parent, categories) as they were at version `since`, for the products,
         models and categories whose parent or categories changed after it."""
-        return {(kind, code): (parent, json.loads(categories) if categories else []) for kind, code, parent, categories
+        return {(kind, code): (parent, jsontext.loads(categories) if categories else []) for kind, code, parent, categories
                 in self.db.execute("SELECT kind, code, parent, categories FROM relinked WHERE version > ?"
                                    " GROUP BY kind, code HAVING version = MIN(version)", (since,))}
 
@@ -502,7 +503,7 @@ class Store:
 
     def rows(self, kind: str) -> list[tuple[str, dict]]:
         """(parent, item) of every item of a (small, structural) kind."""
-        return [(parent, json.loads(data)) for parent, data in
+        return [(parent, jsontext.loads(data)) for parent, data in
                 self.db.execute("SELECT parent, data FROM entities WHERE kind = ? ORDER BY parent, code", (kind,))]
 
     @property
@@ -543,7 +544,7 @@ class Store:
         else:
             rows = self.db.execute("SELECT data FROM entities WHERE kind = ? AND parent = ? ORDER BY code", (kind, parent))
         for (data,) in rows:
-            yield json.loads(data)
+            yield jsontext.loads(data)
 
     def iter_raw(self, kind: str) -> Iterator[tuple[str, str]]:
         """Stream (code, stored JSON text) of one kind in code order (workers parse it themselves)."""
@@ -557,7 +558,7 @@ class Store:
 
     def children(self, kind: str, model: str) -> list[dict]:
         """The items of `kind` (products, product models) whose parent is the product model `model`."""
-        return [json.loads(data) for (data,) in self.db.execute(
+        return [jsontext.loads(data) for (data,) in self.db.execute(
             "SELECT data FROM entities WHERE kind = ? AND json_extract(data, '$.parent') = ? ORDER BY code", (kind, model))]
 
     def model(self, code: str) -> dict | None:
@@ -592,7 +593,7 @@ class Store:
             for parent, code, data, pulled in self.db.execute(
                     "SELECT parent, code, data, pulled FROM entities WHERE kind = 'product-models' AND code IN"
                     " (SELECT value FROM json_each(?)) ORDER BY code", (json.dumps(broken),)).fetchall():
-                item = json.loads(data)
+                item = jsontext.loads(data)
                 problem = f"parent: {item['parent']!r} is not a root product model (Akeneo models have two levels)"
                 item["parent"], item[DROPPED] = None, [*item.get(DROPPED, ()), problem]
                 self._put("product-models", [(parent, code, item)], pulled)
@@ -617,7 +618,7 @@ class Store:
     def get(self, kind: str, code: str, parent: str = "") -> dict | None:
         row = self.db.execute("SELECT data FROM entities WHERE kind = ? AND parent = ? AND code = ?",
                               (kind, parent, code)).fetchone()
-        return json.loads(row[0]) if row else None
+        return jsontext.loads(row[0]) if row else None
 
     def identifier_attribute(self) -> str | None:
         """The code of the PIM's identifier attribute (`sku` in most PIMs)."""

@@ -3,7 +3,6 @@ mapped and rendered on all cores while the main process writes and validates the
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from time import perf_counter
@@ -11,6 +10,7 @@ from typing import Iterator
 
 from markupsafe import Markup
 
+from .. import jsontext
 from ..errors import RECORD_SKIPPED
 from ..map.assets import AssetAttributes
 from ..map.products import shows_associations
@@ -55,7 +55,7 @@ class ProductChunks:
                for kind in (MODELS, PRODUCTS)}
         for is_model, code in rows:
             started = perf_counter()
-            item = json.loads(raw[MODELS if is_model else PRODUCTS][code])
+            item = jsontext.loads(raw[MODELS if is_model else PRODUCTS][code])
             if not self.selection.keeps(item):
                 if not self.selection.kept_before(item):
                     counts["outside_trees"] += 1

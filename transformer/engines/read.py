@@ -3,9 +3,9 @@ items a run writes as SFCC products (all of them, or the delta of a differential
 
 from __future__ import annotations
 
-import json
 from typing import Callable, Iterator
 
+from .. import jsontext
 from ..map.assets import MainMedia
 from ..map.categories import CategoryTree
 from ..map.metadata import Definition, asset_definitions
@@ -201,7 +201,7 @@ def sfcc_products(store: Store, mapping: ProductMapping, since: int | None, show
     """(item, is model, SFCC product id) of the `catalog_rows` whose id SFCC takes (the master job
     reports the others) and that `keeps` keeps (a `Selection`: the site's trees)."""
     for is_model, _, raw in catalog_rows(store, mapping, since, shows, shows_assets):
-        item = json.loads(raw)
+        item = jsontext.loads(raw)
         item_id = item.get("code") if is_model else item.get("identifier")
         if not product_id_problem(item_id) and (keeps is None or keeps(item)):
             yield item, is_model, item_id

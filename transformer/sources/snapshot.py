@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from .. import jsontext
 from ..endpoints import Endpoint, endpoint_for_path
 from ..errors import SourceError
 from ..report import Progress
@@ -107,7 +108,7 @@ def _items(path: Path) -> Iterator[dict]:
             if path.suffix == ".jsonl":
                 for number, line in enumerate(handle, 1):
                     if line.strip():
-                        yield _object(json.loads(line), path, number)
+                        yield _object(jsontext.loads(line), path, number)
                 return
             data = json.load(handle)
     except json.JSONDecodeError as exc:
