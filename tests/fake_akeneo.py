@@ -217,6 +217,11 @@ class FakeAkeneo:
         with self._lock:
             self._faults.append((re.compile(path_regex), deque(faults)))
 
+    def clear_faults(self) -> None:
+        """Faults not served yet are dropped: the PIM works again."""
+        with self._lock:
+            self._faults.clear()
+
     def expire_tokens(self) -> None:
         """All issued access tokens become invalid; refresh tokens stay valid."""
         with self._lock:

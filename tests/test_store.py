@@ -47,6 +47,19 @@ def test_reloading_a_snapshot_replaces_what_it_covers(tmp_path: Path) -> None:
         assert [p["identifier"] for p in store.iter("products")] == ["c"]
 
 
+def test_a_snapshot_of_changes_adds_and_updates_and_deletes_nothing(tmp_path: Path) -> None:
+    write(tmp_path / "full" / "products.json", [{"identifier": "a", "enabled": True}, {"identifier": "b"}])
+    write(tmp_path / "changes" / "products.json", [{"identifier": "b", "enabled": False}, {"identifier": "c"}])
+    with Store(tmp_path / "s.sqlite") as store:
+        load_snapshot(tmp_path / "full", store)
+        before = store.version()
+        loaded = load_snapshot(tmp_path / "changes", store, changes=True)
+        assert loaded.items == {"products": 2} and loaded.warnings == []
+        assert [p["identifier"] for p in store.iter("products")] == ["a", "b", "c"]
+        assert store.get("products", "b") == {"identifier": "b", "enabled": False}
+        assert store.changed_codes("products", before) == {"b", "c"} and store.gone_since("products", before) == []
+
+
 @pytest.mark.parametrize("name, content, message", [
     ("products.json", "[{", "products.json:1:3: invalid JSON"),
     ("products.json", "[1]", "item 1 is not a JSON object"),

@@ -170,6 +170,8 @@ def parser() -> argparse.ArgumentParser:
 
     load = command("load", "load a snapshot folder (Akeneo API JSON) into the store")
     load.add_argument("snapshot", type=Path)
+    load.add_argument("--changes", action="store_true",
+                      help="the snapshot holds only what changed: add and update its items, delete none")
     load.add_argument("--store", **STORE_OPTION)
     load.add_argument("--config", **CONFIG_OPTION)
     load.add_argument("--wait", **WAIT_OPTION)
@@ -580,7 +582,7 @@ def cmd_pull(args) -> int:
 def cmd_load(args) -> int:
     store_path = args.store or args.config / DEFAULT_STORE
     with StoreLock(store_path, f"load {args.snapshot}", args.wait), Store(store_path) as store:
-        loaded = load_snapshot(args.snapshot, store)
+        loaded = load_snapshot(args.snapshot, store, changes=args.changes)
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"{store_path}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(loaded.items.items())))

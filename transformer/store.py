@@ -241,6 +241,11 @@ class StoreLock:
         self.handle.close()
 
 
+# Cursors of the reads of a pull not finished yet, besides the next page's URL: a read that reached
+# its last page (resumed, it is not read again), and one that has not stored a page yet.
+FINISHED, NOT_BEGUN = "", "-"
+
+
 class Store:
     """A connection to the store file; use as a context manager."""
 
@@ -360,7 +365,7 @@ class Store:
         """Store one page and where the read goes next, together: a killed pull resumes after it."""
         with self.transaction():
             count = self._put(kind, items, pulled)
-            self._cursor(kind, pulled, stream, next_url)
+            self._cursor(kind, pulled, stream, next_url, keep_finished=True)
         return count
 
     def see_page(self, kind: str, seen: list[tuple[str, str, str | None]], pulled: int, stream: str,
@@ -377,20 +382,20 @@ class Store:
             self.db.executemany("UPDATE entities SET pulled = ? WHERE kind = ? AND parent = ? AND code = ?",
                                 [(pulled, kind, parent, code) for parent, code, updated in seen
                                  if updated is not None and stored.get((parent, code), "missing") == updated])
-            self._cursor(kind, pulled, stream, next_url)
+            self._cursor(kind, pulled, stream, next_url)  # what a listing finds lives in memory: resumed, it reads again
         # No `updated` to compare (a PIM that does not send it): read again, to be sure.
         return [(parent, code) for parent, code, updated in seen
                 if updated is None or stored.get((parent, code), "missing") != updated]
 
-    def _cursor(self, kind: str, pulled: int, stream: str, next_url: str | None) -> None:
-        if next_url is None:
+    def _cursor(self, kind: str, pulled: int, stream: str, next_url: str | None, keep_finished: bool = False) -> None:
+        if next_url is None and not keep_finished:
             self.db.execute("DELETE FROM cursors WHERE stream = ?", (stream,))
-        else:
+        else:  # a finished read keeps FINISHED until its whole pull is done: resumed, it is not read again
             self.db.execute("INSERT OR REPLACE INTO cursors (stream, kind, next_url, pull) VALUES (?, ?, ?, ?)",
-                            (stream, kind, next_url, pulled))
+                            (stream, kind, next_url or FINISHED, pulled))
 
     def cursor(self, stream: str) -> tuple[str, int] | None:
-        """(next URL, pull) of an interrupted read of `stream`."""
+        """(next URL, or FINISHED, and pull) of a read of `stream` in an interrupted pull."""
         row = self.db.execute("SELECT next_url, pull FROM cursors WHERE stream = ?", (stream,)).fetchone()
         return (row[0], row[1]) if row else None
 
@@ -488,13 +493,25 @@ class Store:
         """Items of `kind` that pull number `pulled` stored (each once, however often it was read)."""
         return self.db.execute("SELECT COUNT(*) FROM entities WHERE kind = ? AND pulled = ?", (kind, pulled)).fetchone()[0]
 
+    def begin_reads(self, reads: list[tuple[str, str, int]]) -> None:
+        """(stream, kind, pull) of the reads a pull is about to make, NOT_BEGUN unless they have begun:
+        a pull that fails before a read stored its first page is still unfinished."""
+        with self.transaction():
+            self.db.executemany("INSERT OR IGNORE INTO cursors (stream, kind, next_url, pull) VALUES (?, ?, ?, ?)",
+                                [(stream, kind, NOT_BEGUN, pull) for stream, kind, pull in reads])
+
+    def cursor_streams(self, kind: str) -> set[str]:
+        """The reads of `kind` that an interrupted pull had begun (finished or not)."""
+        return {stream for (stream,) in self.db.execute("SELECT stream FROM cursors WHERE kind = ?", (kind,))}
+
     def forget_cursors(self, kind: str) -> None:
         with self.transaction():
             self.db.execute("DELETE FROM cursors WHERE kind = ?", (kind,))
 
     def unfinished_pulls(self) -> list[str]:
         """The kinds whose last pull stopped part-way (the next pull resumes it)."""
-        return [row[0] for row in self.db.execute("SELECT DISTINCT kind FROM cursors ORDER BY kind")]
+        return [row[0] for row in self.db.execute("SELECT DISTINCT kind FROM cursors WHERE next_url <> ? ORDER BY kind",
+                                                  (FINISHED,))]
 
     def interrupted_pull(self, kind: str) -> int | None:
         """The pull of `kind` that was interrupted (its cursors remain), to resume under the same number."""

@@ -3,7 +3,8 @@
 Endpoints are read owners first (attributes before their options, asset families before
 their assets), each level's reads running concurrently on the client's connections while
 this thread writes every page to the store together with the link to the next page. A
-killed pull therefore resumes at the page it stopped on. A full read replaces what the store
+killed pull therefore resumes at the page it stopped on, and does not read again what it had
+read to the end. A full read replaces what the store
 held of that kind (items the PIM no longer has are dropped once the read is complete). A
 differential read of products and models asks only for what changed since the last complete
 read of the same source, then lists every item under the same filters with no values (a cheap
@@ -28,7 +29,7 @@ from ..errors import JobSkipped, SourceError
 from ..report import Progress
 from ..shapes import dropped_warnings
 from ..settings import Job, Source
-from ..store import Store, utc_now
+from ..store import FINISHED, NOT_BEGUN, Store, utc_now
 from .akeneo import AkeneoClient
 from .media import HOLDERS, KINDS, MEDIA_FILES, downloader, sync_binaries
 
@@ -135,9 +136,8 @@ def _pull_level(client: AkeneoClient, store: Store, level, since: str | None, re
         parents = [""] if endpoint.owner is None else endpoint.owner_keys(store.rows(endpoint.owner))
         splits = _family_splits(store, client.concurrency) if endpoint.paging == "search_after" else [None]
         read_since = since if differential else None
-        if len(splits) > 1 and parents == [""] and not _split_pays(
-                client, endpoint, _params(endpoint, source, read_since),
-                _params(endpoint, source, read_since, splits[0]), report):
+        if len(splits) > 1 and parents == [""] and not _splits_pay(client, store, endpoint, source, read_since,
+                                                                   splits[0], report):
             splits = [None]
         for split in splits:
             params = _params(endpoint, source, read_since, split)
@@ -197,6 +197,17 @@ def _family_splits(store: Store, concurrency: int) -> list[list[dict] | None]:
     groups = [families[i::parts] for i in range(parts)]
     return [[{"operator": "IN", "value": group}] for group in groups] + [
         [{"operator": "NOT IN", "value": families}], [{"operator": "EMPTY"}]]
+
+
+def _splits_pay(client: AkeneoClient, store: Store, endpoint: Endpoint, source: Source | None, since: str | None,
+                split: list[dict], report: PullReport) -> bool:
+    """Whether to split a read by family: as the interrupted pull being resumed chose (its reads go
+    on where they stopped), else as the PIM's pages tell."""
+    plain = _params(endpoint, source, since)
+    begun = store.cursor_streams(endpoint.name)
+    if begun:
+        return _Read(endpoint, "", tuple(sorted(plain.items()))).key not in begun
+    return _split_pays(client, endpoint, plain, _params(endpoint, source, since, split), report)
 
 
 def _split_pays(client: AkeneoClient, endpoint: Endpoint, plain: dict, filtered: dict, report: PullReport) -> bool:
@@ -259,7 +270,8 @@ def _run_reads(client: AkeneoClient, store: Store, reads: list[_Read], generatio
     Returns (endpoint, parent, code) of the items identifier-only reads showed changed or new."""
     pages: queue.Queue = queue.Queue(maxsize=2 * client.concurrency)
     stop = threading.Event()
-    resume = {one.key: cursor[0] for one in reads if (cursor := store.cursor(one.key))}
+    resume = {one.key: cursor[0] for one in reads if (cursor := store.cursor(one.key)) and cursor[0] != NOT_BEGUN}
+    store.begin_reads([(one.key, one.endpoint.name, generations[one.endpoint]) for one in reads if one.key not in resume])
 
     def hand_over(message: tuple) -> None:
         while not stop.is_set():  # never block forever on a writer that has given up
@@ -282,7 +294,7 @@ def _run_reads(client: AkeneoClient, store: Store, reads: list[_Read], generatio
     failure: BaseException | None = None
     changed: list[tuple[Endpoint, str, str]] = []
     pool = ThreadPoolExecutor(client.concurrency, thread_name_prefix="pull")
-    readers = [pool.submit(read, one) for one in reads]
+    readers = [pool.submit(read, one) for one in reads if resume.get(one.key) != FINISHED]  # resumed: done already
     try:
         while True:
             try:

@@ -39,8 +39,9 @@ class Loaded:
     warnings: list[str] = field(default_factory=list)
 
 
-def load_snapshot(directory: Path, store: Store) -> Loaded:
-    """Replace the store's entities with the snapshot's."""
+def load_snapshot(directory: Path, store: Store, changes: bool = False) -> Loaded:
+    """Replace the store's entities with the snapshot's; `changes`: the snapshot holds only what
+    changed (a differential export), so its items are added or updated and none is deleted."""
     directory = Path(directory)
     if not directory.is_dir():
         raise SourceError(f"snapshot directory not found: {directory}")
@@ -51,12 +52,12 @@ def load_snapshot(directory: Path, store: Store) -> Loaded:
     if unknown:
         raise SourceError(f"snapshot {directory}: files match no Akeneo endpoint: {', '.join(unknown)}")
     with store.transaction():  # all of the snapshot or nothing: a broken file leaves the store as it was
-        return _load(directory, found, store)
+        return _load(directory, found, store, changes)
 
 
-def _load(directory: Path, found: list, store: Store) -> Loaded:
+def _load(directory: Path, found: list, store: Store, changes: bool) -> Loaded:
     result = Loaded()
-    generation = time.time_ns()  # like a full pull: what the snapshot lacks is gone
+    generation = time.time_ns()
     progress = Progress(f"load {directory.name}", unit="items")
     for path, (endpoint, parent) in found:
         nameless = 0
@@ -72,7 +73,7 @@ def _load(directory: Path, found: list, store: Store) -> Loaded:
     store.repair_model_tree()
     result.warnings += dropped_warnings(store.reshaped)
     store.reshaped.clear()
-    for kind, count in result.items.items():
+    for kind, count in result.items.items() if not changes else ():  # like a full pull: what it lacks is gone
         store.forget_unseen(kind, generation)
         stored = store.count(kind)
         if stored < count:
