@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from transformer.errors import SourceError
 from transformer.sources.snapshot import load_snapshot
@@ -131,3 +133,26 @@ def test_enabled_below_looks_through_sub_models(tmp_path: Path) -> None:
     with Store(tmp_path / "s.sqlite") as store:
         load_snapshot(tmp_path / "snap", store)
         assert store.enabled_below("root") and store.enabled_below("sub") and not store.enabled_below("off")
+
+
+_data = st.one_of(st.none(), st.text(max_size=5), st.integers(), st.lists(st.text(max_size=3), max_size=2))
+_entry = st.one_of(st.fixed_dictionaries({"locale": st.none(), "scope": st.none(), "data": _data}), st.text(max_size=3),
+                   st.integers())
+_values = st.one_of(st.dictionaries(st.sampled_from(["image", "file", "name", 'odd"code']),
+                                    st.one_of(st.lists(_entry, max_size=3), st.text(max_size=3)), max_size=4),
+                    st.lists(st.integers(), max_size=2))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_values, min_size=1, max_size=6))
+def test_sqlite_finds_the_value_texts_a_python_walk_finds(tmp_path: Path, values: list) -> None:
+    """The media a pull downloads are the texts SQLite reads from the stored JSON: the same as walking
+    the decoded items, malformed values included."""
+    from transformer.sources.media import _codes
+
+    attributes = {"image", "file", 'odd"code'}
+    path = tmp_path / f"s{abs(hash(json.dumps(values, sort_keys=True)))}.sqlite"
+    with Store(path) as store:
+        store.put_many("products", [("", f"p{i}", {"identifier": f"p{i}", "values": v}) for i, v in enumerate(values)])
+        walked = {code for item in store.iter("products") for code in _codes(item, attributes.__contains__)}
+        assert store.value_texts("products", attributes) == walked

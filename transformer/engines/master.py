@@ -113,8 +113,8 @@ def master_catalog(run: JobRun) -> None:
     total = catalog_count(store, mapping, run.since, shows, chunks.selection)
     gone = gone_products(store, mapping, chunks.selection, run.written_up_to)
     # Codes, not items, go to the workers, which read the items from the store themselves.
-    batches = batched(((is_model, code) for is_model, code, _ in catalog_rows(store, mapping, run.since, shows,
-                                                                              selection=chunks.selection)), CHUNK)
+    rows = catalog_rows(store, mapping, run.since, shows, selection=chunks.selection, codes_only=True)
+    batches = batched(((is_model, code) for is_model, code, _ in rows), CHUNK)
     if run.workers > 1 and total > CHUNK * run.workers:
         results = ordered_map(_product_chunk, batches, run.workers, _start_worker, setup)
     else:

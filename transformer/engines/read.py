@@ -9,7 +9,7 @@ from .. import jsontext
 from ..map.assets import MainMedia
 from ..map.categories import CategoryTree
 from ..map.metadata import Definition, asset_definitions
-from ..map.products import MODELS_CACHED, ProductMapper
+from ..map.products import ProductMapper
 from ..map.variations import MASTER_VARIATION
 from ..rules import Attribute
 from ..settings import CategorySettings, Job, ProductMapping, Site
@@ -42,6 +42,25 @@ def category_trees(store: Store, settings: CategorySettings, site: Site, since: 
     return now, before
 
 
+# Models kept by a Selection: a heavy model is ~100 KB of Python objects, and 4,096 of them made memory
+# grow with the catalog; records come grouped by parent, so only the current ones are needed.
+MODELS_CACHED = 64
+
+
+def recent(lookup: Callable[[str], dict | None]) -> Callable[[str], dict | None]:
+    """`lookup` of product models by code, its last MODELS_CACHED answers kept."""
+    kept: dict[str, dict | None] = {}
+
+    def model(code: str) -> dict | None:
+        if code not in kept:
+            if len(kept) >= MODELS_CACHED:
+                kept.clear()
+            kept[code] = lookup(code)
+        return kept[code]
+
+    return model
+
+
 class Selection:
     """Which PIM items this site's catalogs hold, as the map stage's `Catalog`: every one, or
     (with category settings that skip products outside the trees) those classified in the trees,
@@ -57,7 +76,7 @@ class Selection:
         self.tree, self.tree_before = category_trees(store, settings, site, since) if skip else (None, None)
         self.missing = self.tree.missing if self.tree else []  # trees the settings name that the PIM lacks
         self.before = store.relinked_since(since) if since is not None and skip else {}
-        self._models: dict[str, dict | None] = {}
+        self.model = recent(store.model)
 
     def keeps(self, item: dict) -> bool:
         return self.tree is None or self.tree.holds(self._categories(item, now=True))
@@ -86,13 +105,6 @@ class Selection:
         """Whether this site's catalog holds a product or model with this id."""
         item = self.store.get("products", code) or self.model(code)
         return item is not None and self.keeps(item)
-
-    def model(self, code: str) -> dict | None:
-        if code not in self._models:
-            if len(self._models) >= MODELS_CACHED:
-                self._models.clear()  # siblings come together: a small cache is enough
-            self._models[code] = self.store.model(code)
-        return self._models[code]
 
     def enabled_below(self, model: str) -> bool:
         return self.store.enabled_below(model)
@@ -173,12 +185,15 @@ ShowsAssociations = Callable[[dict], bool] | None  # whether an item's output sh
 
 
 def catalog_rows(store: Store, mapping: ProductMapping, since: int | None, shows: ShowsAssociations = None,
-                 shows_assets: bool = True, selection: Selection | None = None) -> Iterator[tuple[bool, str, str]]:
+                 shows_assets: bool = True, selection: Selection | None = None, codes_only: bool = False
+                 ) -> Iterator[tuple[bool, str, str | None]]:
     """(is model, code, JSON) of the models, then the products, that a run writes: all of them,
     or those of the `delta` since `since`. Left out: models that are no SFCC product (named like a
-    product, which the master job reports; level-1 models in Master-Variation)."""
+    product, which the master job reports; level-1 models in Master-Variation). `codes_only`: the
+    JSON may be None (a full run then reads no item: workers read them)."""
     skip = skipped_models(store, mapping)
-    models, products = (lambda: store.iter_raw("product-models"), lambda: store.iter_raw("products")) \
+    every = store.iter_codes if codes_only else store.iter_raw
+    models, products = (lambda: every("product-models"), lambda: every("products")) \
         if since is None else delta(store, since, shows, shows_assets, selection)
     for code, raw in models():
         if code not in skip:

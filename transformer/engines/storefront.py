@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..map.categories import AssignmentView, CategoryView, RecommendationView
 from ..pim import associated
 from ..map.variations import MASTER_VARIATION
 from ..settings import ProductMapping
-from ..store import Store
 from .read import Selection, category_trees, gone_products, sfcc_products
 from .run import JobRun
 
@@ -25,6 +24,7 @@ def storefront_catalog(run: JobRun) -> None:
     staged: list[tuple[str, str, str | None]] = []
     recommends = mapping.associations.target == "recommendations" and bool(mapping.associations.recommendation_types)
     site_items = Selection(store, run.job, site, run.written_up_to)
+    model = site_items.model  # the recent models, by code
     shows = (lambda item: True) if recommends else None
 
     def stage(item_id: str, categories: set[str]) -> None:
@@ -50,7 +50,7 @@ def storefront_catalog(run: JobRun) -> None:
                 report.counts["categories_deleted"] += 1
                 yield CategoryView(code, [], "false", None, delete=True)
         for item, is_model, item_id in sfcc_products(store, mapping, run.since, shows, shows_assets=False):
-            views = tree.assignments(item_id, item.get("categories") or [], _inherited_categories(store, item, mapping))
+            views = tree.assignments(item_id, item.get("categories") or [], _inherited_categories(model, item, mapping))
             if views is None:  # every category outside the trees: only what was assigned before goes
                 report.counts["outside_trees"] += 1
                 views = []
@@ -82,13 +82,13 @@ def storefront_catalog(run: JobRun) -> None:
     store.stage_assignments(run.run_id, staged)
 
 
-def _inherited_categories(store: Store, item: dict, mapping: ProductMapping) -> set[str]:
+def _inherited_categories(models: Callable[[str], dict | None], item: dict, mapping: ProductMapping) -> set[str]:
     """Categories set on the models above the item that are SFCC products (assigned there, not
     here); a level-1 model's categories go to its variants in Master-Variation mode."""
     found: set[str] = set()
     parent = item.get("parent")
     for _ in range(2):
-        model = store.get("product-models", parent) if parent else None
+        model = models(parent) if parent else None
         if model is None:
             break
         if not model.get("parent") or mapping.variations != MASTER_VARIATION:

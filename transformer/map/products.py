@@ -71,9 +71,6 @@ class _Plan:
     custom_id: str | None = None
 
 
-# Models a mapper keeps: a heavy model is ~100 KB of Python objects, and 4,096 of them made memory
-# grow with the catalog; variants come grouped by parent, so the cache only needs the current ones.
-MODELS_CACHED = 64
 _TEXT = RULES["text"].fn
 
 
@@ -111,7 +108,6 @@ class ProductMapper:
                           for family, codes in (families or {}).items()}
         self._contexts: dict[tuple[str, str | None], RuleContext] = {}
         self.unknown: Counter = Counter()  # values of attributes the PIM's attribute list lacks
-        self._models: dict[str, dict | None] = {}
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -195,19 +191,12 @@ class ProductMapper:
     def _ancestors(self, parent: str) -> list[dict]:
         found = []
         while parent and len(found) < 2:  # Akeneo has two levels of models at most
-            model = self._model(parent)
+            model = self.catalog.model(parent)  # the catalog keeps the recent ones
             if model is None:
                 break
             found.append(model)
             parent = model.get("parent")
         return found
-
-    def _model(self, code: str) -> dict | None:
-        if code not in self._models:
-            if len(self._models) >= MODELS_CACHED:
-                self._models.clear()  # siblings come together (records are read by parent): a few suffice
-            self._models[code] = self.catalog.model(code)
-        return self._models[code]
 
     def _levels(self, family_variant: str | None) -> dict[str, int] | None:
         """Attribute code -> the level that owns it in a family variant (0: the root model's common

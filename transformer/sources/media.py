@@ -72,7 +72,7 @@ def referenced(store: Store, endpoint: str) -> set[str]:
         return {code for family, asset in store.rows("assets")
                 for code in _codes(asset, lambda attribute: (family, attribute) in media)}
     media = {item["code"] for _, item in store.rows("attributes") if item.get("type") in MEDIA_TYPES}
-    return {code for item in store.iter(endpoint) for code in _codes(item, media.__contains__)} if media else set()
+    return store.value_texts(endpoint, media) if media else set()
 
 
 def _codes(item: dict, holds_media: Callable[[str], bool]) -> Iterator[str]:
