@@ -431,6 +431,11 @@ class FakeAkeneo:
         if route == "media-files":
             links["download"] = self._href(f"media-files/{item.get('code')}/download", {})
         out = {**item, "_links": links}
+        if route == "categories":  # a position among its siblings, only when asked for (Akeneo 7.0)
+            out.pop("position", None)
+            if _first(query, "with_position") == "true":
+                siblings = [c for c in self._collections[route].items if c.get("parent") == item.get("parent")]
+                out["position"] = next(n for n, c in enumerate(siblings, 1) if c is item)
         if isinstance(item.get("values"), dict) and (attrs or locales or scope):
             out["values"] = {code: kept for code, values in item["values"].items() if not attrs or code in attrs
                              if (kept := [v for v in values

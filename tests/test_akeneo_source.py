@@ -172,6 +172,18 @@ def test_differential_pull_reads_only_what_changed_and_keeps_the_rest(pim, tmp_p
         assert store.count("products") == everything
 
 
+def test_categories_come_with_their_position_among_their_siblings(pim, tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite") as store:
+        pull_job(pim, store, "full-import-storefront")
+        categories = [r for r in pim.requests if r.path == "/api/rest/v1/categories"]
+        assert categories and all(r.query.get("with_position") == ["true"] for r in categories)
+        stored = {item["code"]: item for _, item in store.rows("categories")}
+    listed = json.loads((demo_snapshot() / "categories.json").read_text())
+    for parent in {c["parent"] for c in listed}:
+        siblings = [c["code"] for c in listed if c["parent"] == parent]
+        assert [stored[code]["position"] for code in siblings] == list(range(1, len(siblings) + 1))
+
+
 def test_owners_are_read_before_what_they_own(pim, tmp_path: Path) -> None:
     with Store(tmp_path / "s.sqlite") as store:
         pull_job(pim, store, job="import-attributes")

@@ -99,7 +99,7 @@ def test_stopped_anywhere_in_a_chain_then_the_same_archive(store_and_reference, 
     for _ in range(2):  # twice in a row, at random points of the chain
         process = start("run", "full", "--offline", "--store", store, "--out", out, "--workers", "2")
         pids.append(process.pid)
-        kills += killed_at(process, rng.uniform(0.05, 0.6) * took, signum)
+        kills += killed_at(process, rng.uniform(0.05, 0.45) * took, signum)
     assert kills, "the run finished before it could be killed: the store is too small for this machine"
     done = subprocess.run([TOOL, "run", "full", "--offline", "--store", store, "--out", out, "--workers", "2"],
                           cwd=ROOT, capture_output=True, text=True)

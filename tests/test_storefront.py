@@ -134,3 +134,39 @@ def test_without_categories_the_recommendations_are_still_written(store, tmp_pat
     root = run(store, "full-import-storefront", tmp_path / "out", load_config(config_dir))
     assert root.find("c:category", NS) is None and root.find("c:category-assignment", NS) is None
     assert root.find("c:recommendation", NS) is not None
+
+
+def _menu(root: etree._Element) -> dict[str, list[str]]:
+    """Parent -> its categories in the order SFCC sorts a menu: by position, as written."""
+    by_parent: dict[str, list[tuple[float, str]]] = {}
+    for category in root.iterfind("c:category", NS):
+        parent, position = category.findtext("c:parent", None, NS), category.findtext("c:position", None, NS)
+        if parent is not None:
+            by_parent.setdefault(parent, []).append((float(position) if position else float("inf"),
+                                                     category.get("category-id")))
+    return {parent: [code for _, code in sorted(found)] for parent, found in by_parent.items()}
+
+
+def test_menus_sort_as_the_pim_orders_categories(store: Store, tmp_path: Path) -> None:
+    """Each category's position among its siblings (Akeneo 7.0 sends it with `with_position`)
+    becomes its <position>, so SFCC sorts menus as the PIM does, not by code."""
+    menu = _menu(run(store, "full-import-storefront", tmp_path / "out"))
+    pim_order: dict[str | None, list[str]] = {}
+    for code, category in DEMO_CATEGORIES.items():  # the file lists siblings in the PIM's order
+        pim_order.setdefault(category["parent"], []).append(code)
+    assert menu["root"] == [code for code in pim_order["master"] if code in menu["root"]]
+    assert menu["root"] != sorted(menu["root"])  # the PIM's order is not the codes' order here
+    assert menu["clothing"] == [c for c in pim_order["clothing"]]
+
+
+def test_without_positions_categories_are_written_without_one(tmp_path: Path) -> None:
+    """A PIM before 7.0 sends no position: none is written (SFCC then keeps its own order)."""
+    snap = tmp_path / "snap"
+    shutil.copytree(demo_snapshot(), snap)
+    categories = json.loads((snap / "categories.json").read_text())
+    (snap / "categories.json").write_text(json.dumps([{k: v for k, v in c.items() if k != "position"}
+                                                      for c in categories]))
+    with Store(tmp_path / "s.sqlite") as store:
+        load_snapshot(snap, store)
+        root = run(store, "full-import-storefront", tmp_path / "out")
+    assert root.find("c:category/c:position", NS) is None and len(root.findall("c:category", NS)) > 5

@@ -27,6 +27,7 @@ class Endpoint:
     owner: str | None = None  # the endpoint whose items own this one's ({parent}/{child} codes)
     owner_types: frozenset[str] = frozenset()  # only owners of these `type`s have items here
     filtered: bool = False  # takes `search`, `updated` deltas and value parameters
+    query: tuple[tuple[str, str], ...] = ()  # asked of every read (a PIM that does not know them ignores them)
 
     def owner_keys(self, owners: list[tuple[str, dict]]) -> list[str]:
         """Parent keys of this endpoint's items, from its owners' stored (parent, item) rows."""
@@ -57,7 +58,8 @@ ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (
     Endpoint("families", "families", description="Families"),
     Endpoint("family-variants", "families/{parent}/variants", description="Family variants (variation axes)",
              owner="families"),
-    Endpoint("categories", "categories", description="Categories"),
+    Endpoint("categories", "categories", description="Categories (with their position among their siblings, Akeneo 7.0+)",
+             query=(("with_position", "true"),)),
     Endpoint("association-types", "association-types", description="Association types"),
     Endpoint("product-models", "product-models", paging="search_after", description="Product models", filtered=True),
     Endpoint("products", "products", "identifier", "search_after", "Products, by identifier", filtered=True),

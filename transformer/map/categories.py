@@ -30,6 +30,7 @@ class CategoryView:
     online: str
     parent: str | None
     custom: list[tuple[str, str | None, str]] = field(default_factory=list)
+    position: int | None = None  # among its siblings, as the PIM orders them (Akeneo 7.0+ says it): menus sort so
     refinements: Markup | None = None  # saved <refinement-definitions> XML (job 6), written back as is
     default_refinement: bool = False  # the root's category refinement, when none was saved
     delete: bool = False  # deleted in the PIM: removed from SFCC
@@ -109,7 +110,10 @@ class CategoryTree:
         names = localized_labels(category.get("labels"), self.languages, self.default_locale, category["code"])
         parent = category.get("parent")
         custom = [("showInMenu", None, "true")] if self.online == "true" else []
-        return CategoryView(category["code"], names, self.online, parent if parent in self.selected else ROOT, custom)
+        position = category.get("position")
+        position = position if type(position) is int and position >= 0 else None  # another shape: no position
+        return CategoryView(category["code"], names, self.online, parent if parent in self.selected else ROOT, custom,
+                            position)
 
     def holds(self, categories: Iterable[str]) -> bool:
         """Whether an item classified in `categories` belongs to this storefront: some of them lie

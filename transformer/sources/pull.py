@@ -242,6 +242,7 @@ def _params(endpoint: Endpoint, source: Source | None, since: str | None, family
         params.update(pagination_type="search_after", limit="100")
     elif endpoint.paging == "offset":
         params["limit"] = "100"
+    params.update(endpoint.query)
     if not endpoint.filtered:
         return params
     search = {k: v for k, v in (source.search or {} if source else {}).items() if k != "updated" or since is None}
