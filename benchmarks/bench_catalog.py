@@ -22,8 +22,9 @@ freed when it ends (the cheapest flat-memory validation lxml offers; keeping the
 instead costs more CPU, and about 7 × the file in memory). Both stages split perfectly across cores, so the limit
 is 2 × products / (CPU s render + CPU s validate), both timed on one core of this process.
 Printed: the tool's products/s (wall, and CPU-normalised: products / tree CPU s × 2), the limit,
-their ratio, peak tree RSS. `products` there are the <product> elements of the catalog (masters
-of product models included), for the tool and the limit alike.
+their ratio, peak tree RSS and PSS (RSS counts the pages a worker shares with its parent in both;
+PSS once). `products` there are the <product> elements of the catalog (masters of product models
+included), for the tool and the limit alike.
 
 `--delta PERCENT`: a first run, then PERCENT % of the products renamed, loaded as a snapshot of
 changes (`load --changes`, what a differential pull stores) and the job run again (0.1: 1,000 of 1,000,000).
@@ -82,20 +83,24 @@ ELEMENT_TEMPLATE = (
 )
 
 
-def tree_rss_kib(pid: int) -> tuple[int, int]:
-    """(sum, largest) VmRSS in KiB over `pid` and its descendants."""
-    sizes = []
+def tree_memory_kib(pid: int) -> tuple[int, int, int]:
+    """(sum, largest) VmRSS and the sum of PSS, in KiB, over `pid` and its descendants. RSS counts
+    the pages a forked worker shares with its parent in both; PSS shares them out, so the tree's
+    PSS is what the tree takes from the machine."""
+    sizes, pss = [], 0
     stack = [pid]
     while stack:
         current = stack.pop()
         try:
             status = Path(f"/proc/{current}/status").read_text()
             sizes.append(int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))))
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
+            pss += int(next(line.split()[1] for line in rollup.splitlines() if line.startswith("Pss:")))
             for task in Path(f"/proc/{current}/task").iterdir():
                 stack += [int(child) for child in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError, StopIteration, PermissionError):
             continue
-    return sum(sizes), max(sizes, default=0)
+    return sum(sizes), max(sizes, default=0), pss
 
 
 def children_cpu() -> float:
@@ -104,21 +109,21 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed_run(argv: list[str]) -> tuple[float, int, int, float]:
-    """Wall seconds, peak tree RSS and peak single-process RSS (KiB), and the CPU seconds of the
-    whole process tree, of a command."""
+def timed_run(argv: list[str]) -> tuple[float, int, int, float, int]:
+    """Wall seconds, peak tree RSS and peak single-process RSS (KiB), the CPU seconds of the whole
+    process tree, and its peak PSS (KiB), of a command."""
     cpu = children_cpu()
     started = time.perf_counter()
     process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL)
-    peak_sum = peak_one = 0
+    peak_sum = peak_one = peak_pss = 0
     while process.poll() is None:
-        total, largest = tree_rss_kib(process.pid)
-        peak_sum, peak_one = max(peak_sum, total), max(peak_one, largest)
+        total, largest, pss = tree_memory_kib(process.pid)
+        peak_sum, peak_one, peak_pss = max(peak_sum, total), max(peak_one, largest), max(peak_pss, pss)
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
     if process.returncode:
         raise SystemExit(f"{' '.join(argv)} failed with exit code {process.returncode}")
-    return elapsed, peak_sum, peak_one, children_cpu() - cpu
+    return elapsed, peak_sum, peak_one, children_cpu() - cpu, peak_pss
 
 
 def change_products(snapshot: Path, every: int, changes: Path) -> int:
@@ -149,10 +154,11 @@ def bench_delta(products: int, workers: int, job: str, percent: float, shape: st
     first = timed_run(run)[0]
     changed = change_products(snapshot, max(1, round(100 / percent)), scratch / "changes")
     reload_seconds = timed_run(cli + ["load", "--changes", str(scratch / "changes"), "--store", str(store)])[0]
-    seconds, peak, _, cpu = timed_run(run)
+    seconds, peak, _, cpu, pss = timed_run(run)
     jobs = {p.stem: json.loads(p.read_text())["timings_seconds"]["total"] for p in (out / "latest" / "reports").glob("*.json")}
     print(f"{products} products ({shape}): first run {first:.1f} s; {changed} edited, loaded as changes in "
-          f"{reload_seconds:.1f} s; delta run {seconds:.1f} s ({cpu:.1f} s CPU), peak tree RSS {peak / 1024:.0f} MiB")
+          f"{reload_seconds:.1f} s; delta run {seconds:.1f} s ({cpu:.1f} s CPU), peak tree RSS {peak / 1024:.0f} MiB, "
+          f"PSS {pss / 1024:.0f} MiB")
     print("  jobs: " + ", ".join(f"{name} {total:.2f} s" for name, total in sorted(jobs.items())))
 
 
@@ -167,7 +173,7 @@ def bench(products: int, workers: int, job: str, shape: str, scratch: Path) -> d
         load_seconds = timed_run(cli + ["load", str(snapshot), "--store", str(store)])[0]
     with Store(store, read_only=True) as stored:
         counts = {kind: stored.count(kind) for kind in ("products", "product-models")}
-    seconds, peak_sum, peak_one, cpu = timed_run(
+    seconds, peak_sum, peak_one, cpu, peak_pss = timed_run(
         cli + ["run", job, "--offline", "--store", str(store), "--out", str(out), "--workers", str(workers)])
     records = counts["products"] + counts["product-models"]
     # The jobs' own time (store -> validated files, as each job's report times it): the command's
@@ -179,7 +185,7 @@ def bench(products: int, workers: int, job: str, shape: str, scratch: Path) -> d
     return {"products": products, "models": counts["product-models"], "generate_s": generated, "load_s": load_seconds,
             "run_s": seconds, "job_s": job_seconds, "written": written, "run_cpu_s": cpu,
             "records_per_s": records / seconds, "products_per_s": products / seconds,
-            "peak_rss_mib": peak_sum / 1024, "peak_process_rss_mib": peak_one / 1024, "xml_mib": xml / 2**20,
+            "peak_rss_mib": peak_sum / 1024, "peak_process_rss_mib": peak_one / 1024, "peak_pss_mib": peak_pss / 1024, "xml_mib": xml / 2**20,
             "catalog": master_catalog(out)}
 
 
@@ -323,7 +329,8 @@ def limit_report(result: dict, xsd_dir: Path, sample: int | None, scratch: Path)
     print(f"  the job alone (store -> validated catalog, as its report times it: without the command's start-up "
           f"and the archive's zip): {job:,.0f} products/s ({result['job_s']:.2f} s)")
     print(f"  ratio tool / limit: job {job / limit:.2f}; command {tool / limit:.2f} wall, {tool_cpu / limit:.2f} CPU-normalised; "
-          f"peak tree RSS {result['peak_rss_mib']:.0f} MiB (largest process {result['peak_process_rss_mib']:.0f} MiB)",
+          f"peak tree RSS {result['peak_rss_mib']:.0f} MiB (largest process {result['peak_process_rss_mib']:.0f} MiB), "
+          f"peak tree PSS {result['peak_pss_mib']:.0f} MiB (pages a worker shares with its parent counted once)",
           flush=True)
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
-from bench_catalog import tree_rss_kib  # noqa: E402
+from bench_catalog import tree_memory_kib  # noqa: E402
 from fake_sfcc import FakeSfcc  # noqa: E402
 from transformer.cli import demo_snapshot  # noqa: E402
 from transformer.package import zip_archive  # noqa: E402
@@ -49,7 +49,7 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = 0
     while process.poll() is None:
-        peak = max(peak, tree_rss_kib(process.pid)[0])
+        peak = max(peak, tree_memory_kib(process.pid)[0])
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
     if process.returncode:

@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
 from transformer.cli import demo_snapshot, main
@@ -20,7 +21,12 @@ from transformer.synth import generate
 from conftest import ROOT, archive_of, without_xsd_notes
 
 
-def test_workers_write_the_same_bytes_as_one_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunks_per_worker", [None, 1], ids=["workers", "a-fresh-worker-every-chunk"])
+def test_workers_write_the_same_bytes_as_one_process(tmp_path: Path, monkeypatch, chunks_per_worker) -> None:
+    """Also when workers are replaced as they go (their heaps grow with what they mapped)."""
+    if chunks_per_worker:
+        from transformer import parallel
+        monkeypatch.setattr(parallel, "CHUNKS_PER_WORKER", chunks_per_worker)
     generate(demo_snapshot(), tmp_path / "snap", 900)
     config = load_config(ROOT)
     with Store(tmp_path / "store.sqlite") as store:

@@ -31,10 +31,17 @@ def _start_worker(initializer: Callable[..., None], initargs: tuple) -> None:
     initializer(*initargs)
 
 
+# Chunks a worker maps before a fresh process takes its place. A worker's heap grew with the chunks
+# it had mapped (fragmentation: 62 -> 136 MB over 500,000 products), so a catalog's size would set
+# the memory; set up again every 250 chunks (50,000 products of the master job), it costs < 1 %.
+CHUNKS_PER_WORKER = 250
+
+
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int,
                 initializer: Callable[..., None], initargs: tuple, window_per_worker: int = 4) -> Iterator[R]:
     """`map(fn, items)` on `workers` processes, each set up by `initializer(*initargs)`."""
-    with multiprocessing.get_context().Pool(workers, _start_worker, (initializer, initargs)) as pool:
+    with multiprocessing.get_context().Pool(workers, _start_worker, (initializer, initargs),
+                                            maxtasksperchild=CHUNKS_PER_WORKER) as pool:
         pending: deque = deque()
         for item in items:
             pending.append(pool.apply_async(fn, (item,)))
