@@ -118,6 +118,10 @@ def _json(status: int, data: object, headers: dict[str, str] | None = None) -> R
     return status, {"Content-Type": "application/json", **(headers or {})}, body
 
 
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _first(query: dict[str, list[str]], name: str, default: str | None = None) -> str | None:
     return query.get(name, [default])[0]
 
@@ -434,7 +438,8 @@ class FakeAkeneo:
         if route == "categories":  # a position among its siblings, only when asked for (Akeneo 7.0)
             out.pop("position", None)
             if _first(query, "with_position") == "true":
-                siblings = [c for c in self._collections[route].items if c.get("parent") == item.get("parent")]
+                siblings = [c for c in self._collections[route].items
+                            if isinstance(c, dict) and c.get("parent") == item.get("parent")]
                 out["position"] = next(n for n, c in enumerate(siblings, 1) if c is item)
         if isinstance(item.get("values"), dict) and (attrs or locales or scope):
             out["values"] = {code: kept for code, values in item["values"].items() if not attrs or code in attrs
@@ -471,10 +476,11 @@ class FakeAkeneo:
             return lambda item: any(_when(x.get("updated"), True) > since for x in chain(item) if x.get("updated"))
         if prop in ("family", "identifier", "parent", "categories") and op in ("IN", "NOT IN") \
                 and isinstance(value, list):
-            wanted, positive = set(value), op == "IN"
-            if prop == "categories":
-                return lambda item: bool(wanted & set(item.get("categories") or [])) == positive
-            return lambda item: (item.get(prop) in wanted) == positive
+            wanted, positive = {v for v in value if isinstance(v, str)}, op == "IN"
+            if prop == "categories":  # an item of another shape (a PIM bug) matches no code
+                return lambda item: bool(wanted & {c for c in _list(item.get("categories")) if isinstance(c, str)}) \
+                    == positive
+            return lambda item: (isinstance(item.get(prop), str) and item[prop] in wanted) == positive
         if prop in ("family", "parent") and op in ("EMPTY", "NOT EMPTY"):
             return lambda item: (not item.get(prop)) == (op == "EMPTY")
         if prop == "enabled" and op in ("=", "!=") and isinstance(value, bool):

@@ -172,6 +172,20 @@ def test_differential_pull_reads_only_what_changed_and_keeps_the_rest(pim, tmp_p
         assert store.count("products") == everything
 
 
+def test_a_product_of_another_shape_does_not_stop_a_pull_split_by_family(tmp_path: Path) -> None:
+    """A product whose family is a list (found by the bad-input property): the parts read by
+    family skip it, the parts for no or another family hold it, and the pull goes on."""
+    snap = tmp_path / "snap"
+    generate(demo_snapshot(), snap, 300)
+    lines = (snap / "products.jsonl").read_text().splitlines()
+    odd = json.loads(lines[0]) | {"family": []}
+    (snap / "products.jsonl").write_text("\n".join([json.dumps(odd)] + lines[1:]) + "\n")
+    with FakeAkeneo(snap) as server, Store(tmp_path / "s.sqlite") as store:
+        pull_job(server, store, concurrency=4)  # the families, first
+        pull_job(server, store, concurrency=4)
+        assert store.count("products") == 300 and store.get("products", odd["identifier"]) is not None
+
+
 def test_categories_come_with_their_position_among_their_siblings(pim, tmp_path: Path) -> None:
     with Store(tmp_path / "s.sqlite") as store:
         pull_job(pim, store, "full-import-storefront")
