@@ -565,7 +565,14 @@ class Store:
 
     def iter_raw(self, kind: str) -> Iterator[tuple[str, str]]:
         """Stream (code, stored JSON text) of one kind in code order (workers parse it themselves)."""
-        rows = self.db.execute("SELECT code, data FROM entities WHERE kind = ? ORDER BY parent, code", (kind,))
+        return self._stream("SELECT code, data FROM entities WHERE kind = ? ORDER BY parent, code", (kind,))
+
+    def iter_codes(self, kind: str) -> Iterator[tuple[str, None]]:
+        """(code, None) of one kind in the order of `iter_raw`, from the key alone (no item is read)."""
+        return self._stream("SELECT code, NULL FROM entities WHERE kind = ? ORDER BY parent, code", (kind,))
+
+    def _stream(self, sql: str, params: tuple) -> Iterator[tuple]:
+        rows = self.db.execute(sql, params)
         try:
             for row in rows:  # not `yield from`: that closes the cursor on GeneratorExit, unguarded
                 yield row
@@ -583,16 +590,6 @@ class Store:
             " WHERE entities.kind = ? AND value.key IN (SELECT value FROM json_each(?)) AND value.type = 'array'"
             " AND entry.type = 'object' AND json_type(entry.value, '$.data') = 'text'"
             " AND json_extract(entry.value, '$.data') <> ''", (kind, json.dumps(sorted(attributes))))}
-
-    def iter_codes(self, kind: str) -> Iterator[tuple[str, None]]:
-        """(code, None) of one kind in the order of `iter_raw`, from the key alone (no item is read)."""
-        rows = self.db.execute("SELECT code, NULL FROM entities WHERE kind = ? ORDER BY parent, code", (kind,))
-        try:
-            for row in rows:
-                yield row
-        finally:
-            with suppress(sqlite3.ProgrammingError):
-                rows.close()
 
     def children(self, kind: str, model: str) -> list[dict]:
         """The items of `kind` (products, product models) whose parent is the product model `model`."""
